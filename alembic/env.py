@@ -1,0 +1,62 @@
+"""Alembic environment: the app's own settings and models, so migrations and code agree."""
+
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+from sqlmodel import SQLModel
+
+import inventory.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from inventory.db import database_url
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get(
+    "configure_logger", True
+):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = SQLModel.metadata
+
+
+def url() -> str:
+    """The URL given by the caller (tests), else the app's own."""
+    return config.attributes.get("database_url") or database_url()
+
+
+def run_migrations_offline() -> None:
+    """Write the SQL to stdout instead of running it."""
+    context.configure(
+        url=url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run the migrations in one transaction against the database."""
+    connectable = config.attributes.get("connection") or create_engine(
+        url(), poolclass=pool.NullPool
+    )
+    if hasattr(connectable, "connect"):
+        with connectable.connect() as connection:
+            _run(connection)
+    else:
+        _run(connectable)
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection, target_metadata=target_metadata, compare_type=True
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,1 @@
+"""inventory: a REST API that keeps an e-commerce catalogue and its stock right."""

@@ -1,0 +1,150 @@
+"""Who is calling and what they may do: password hashing, JWTs, and the role dependencies.
+
+Tokens carry only the user id; the user is loaded on every request, so disabling, deleting or
+changing the role of a user takes effect at once for tokens already issued.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+from jose import JWTError, jwt
+from jose.exceptions import JWKError
+from passlib.context import CryptContext
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from inventory.config import get_settings
+from inventory.db import SessionDep
+from inventory.models import Role, User
+
+logger = logging.getLogger(__name__)
+
+JWT_ALGORITHM = "HS256"
+TOKEN_URL = "/api/v1/auth/login"
+
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    auto_error=False,
+    description="Log in at `POST /api/v1/auth/login` (or with the Authorize button) "
+    "and send the token as `Authorization: Bearer <token>`.",
+)
+
+
+@lru_cache
+def password_context() -> CryptContext:
+    """bcrypt with the configured work factor (BCRYPT_ROUNDS; tests lower it)."""
+    return CryptContext(schemes=["bcrypt"], bcrypt__rounds=get_settings().bcrypt_rounds)
+
+
+def hash_password(password: str) -> str:
+    """A salted bcrypt hash of `password` (at most 72 bytes: validation refuses longer ones)."""
+    return password_context().hash(password)
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    """Whether `password` matches `password_hash`."""
+    return password_context().verify(password, password_hash)
+
+
+@lru_cache
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password-only-for-timing")
+
+
+def find_user_by_name(session: Session, username: str) -> User | None:
+    """The user with this name, compared ignoring case."""
+    statement = select(User).where(func.lower(User.username) == username.lower())
+    return session.scalars(statement).first()
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None.
+
+    An unknown user costs a bcrypt check too, so timing does not tell which names exist.
+    """
+    user = find_user_by_name(session, username)
+    if user is None:
+        verify_password(password, _dummy_hash())
+        return None
+    if not verify_password(password, user.password_hash) or not user.is_active:
+        return None
+    return user
+
+
+def create_access_token(user: User) -> tuple[str, int]:
+    """A signed HS256 token for `user` and its lifetime in seconds."""
+    lifetime = timedelta(minutes=get_settings().access_token_expire_minutes)
+    now = datetime.now(UTC)
+    claims = {"sub": str(user.id), "iat": now, "exp": now + lifetime}
+    token = jwt.encode(claims, get_settings().secret_key, algorithm=JWT_ALGORITHM)
+    return token, int(lifetime.total_seconds())
+
+
+def unauthorized(detail: str = "not authenticated") -> HTTPException:
+    """A 401 that tells the client to send a bearer token."""
+    return HTTPException(
+        status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _user_id_from_token(token: str) -> int:
+    try:
+        claims = jwt.decode(
+            token,
+            get_settings().secret_key,
+            algorithms=[JWT_ALGORITHM],
+            options={"require_exp": True, "require_iat": True, "require_sub": True},
+        )
+        return int(claims["sub"])
+    except (JWTError, JWKError, ValueError, TypeError, KeyError) as error:
+        raise unauthorized("invalid or expired token") from error
+
+
+def get_optional_user(
+    request: Request,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User | None:
+    """The caller when a token is sent (it must be valid), else None."""
+    if token is None:
+        return None
+    user = session.get(User, _user_id_from_token(token))
+    if user is None or not user.is_active:
+        raise unauthorized("invalid or expired token")
+    request.state.user_id = user.id
+    return user
+
+
+def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+    """The authenticated caller; 401 without a valid token."""
+    if user is None:
+        raise unauthorized()
+    return user
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    """A dependency that lets only users with one of `roles` through (403 for the others)."""
+    allowed = ", ".join(roles)
+
+    def check_role(user: Annotated[User, Depends(get_current_user)]) -> User:
+        if user.role not in roles:
+            raise HTTPException(
+                status_code=403, detail=f"this needs one of the roles: {allowed}"
+            )
+        return user
+
+    check_role.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+    return check_role
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+ManagerDep = Annotated[User, Depends(require_roles(Role.admin, Role.manager))]
+AdminDep = Annotated[User, Depends(require_roles(Role.admin))]

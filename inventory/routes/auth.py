@@ -1,0 +1,97 @@
+"""Sign-up, login and the current user."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, Field
+
+from inventory.auth import (
+    CurrentUser,
+    OptionalUser,
+    authenticate,
+    create_access_token,
+    unauthorized,
+)
+from inventory.db import SessionDep
+from inventory.http import (
+    CONFLICT,
+    FORBIDDEN,
+    INVALID,
+    TOO_MANY,
+    UNAUTHORIZED,
+    ExactJSONRoute,
+)
+from inventory.models import Role, UserRead, UserRegister
+from inventory.throttle import (
+    check_login_allowed,
+    clear_login_failures,
+    record_login_failure,
+)
+from inventory.users import create_user
+
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=ExactJSONRoute)
+
+
+class Token(BaseModel):
+    """A bearer token for the `Authorization` header."""
+
+    access_token: str = Field(examples=["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."])
+    token_type: str = Field(default="bearer", examples=["bearer"])
+    expires_in: int = Field(
+        description="Seconds until the token expires.", examples=[1800]
+    )
+
+
+@router.post(
+    "/register",
+    status_code=201,
+    summary="Sign up",
+    responses=UNAUTHORIZED | FORBIDDEN | CONFLICT | INVALID,
+)
+def register(
+    body: UserRegister,
+    session: SessionDep,
+    caller: OptionalUser,
+    request: Request,
+    response: Response,
+) -> UserRead:
+    """Create a user. Open sign-up makes a `viewer`; a `role` is honoured only when an
+    authenticated admin sends it (anyone else gets 403 and nothing is created).
+    Usernames are unique ignoring case (409)."""
+    if body.role is not None and (caller is None or caller.role != Role.admin):
+        raise HTTPException(status_code=403, detail="only an admin may choose a role")
+    user = create_user(session, body.username, body.password, body.role or Role.viewer)
+    response.headers["Location"] = str(request.url_for("get_user", user_id=user.id))
+    return user
+
+
+@router.post(
+    "/login",
+    summary="Log in for a bearer token",
+    responses=UNAUTHORIZED | INVALID | TOO_MANY,
+)
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    request: Request,
+) -> Token:
+    """The OAuth2 password flow (form fields `username` and `password`), as used by the
+    Authorize button in /docs. Wrong credentials give 401; after repeated failures the
+    username or client address is throttled with 429 and `Retry-After`."""
+    address = request.client.host if request.client else "unknown"
+    check_login_allowed(session, form.username, address)
+    user = authenticate(session, form.username, form.password)
+    if user is None:
+        record_login_failure(session, form.username, address)
+        raise unauthorized("incorrect username or password")
+    clear_login_failures(session, form.username)
+    request.state.user_id = user.id
+    token, expires_in = create_access_token(user)
+    return Token(access_token=token, expires_in=expires_in)
+
+
+@router.get("/me", summary="Who am I?", responses=UNAUTHORIZED)
+def me(user: CurrentUser) -> UserRead:
+    """The user the token belongs to."""
+    return user
