@@ -27,7 +27,7 @@ from inventory.models import Role, User
 logger = logging.getLogger(__name__)
 
 JWT_ALGORITHM = "HS256"
-TOKEN_URL = "/api/v1/auth/login"
+TOKEN_URL = "/api/v1/auth/login"  # noqa: S105 (a path, not a secret)
 
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL,
@@ -89,9 +89,7 @@ def create_access_token(user: User) -> tuple[str, int]:
 
 def unauthorized(detail: str = "not authenticated") -> HTTPException:
     """A 401 that tells the client to send a bearer token."""
-    return HTTPException(
-        status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"}
-    )
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 def _user_id_from_token(token: str) -> int:
@@ -135,9 +133,7 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 
     def check_role(user: Annotated[User, Depends(get_current_user)]) -> User:
         if user.role not in roles:
-            raise HTTPException(
-                status_code=403, detail=f"this needs one of the roles: {allowed}"
-            )
+            raise HTTPException(status_code=403, detail=f"this needs one of the roles: {allowed}")
         return user
 
     check_role.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]

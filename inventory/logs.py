@@ -33,20 +33,14 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
         entry.update(
-            {
-                key: value
-                for key, value in vars(record).items()
-                if key not in _STANDARD_ATTRIBUTES
-            }
+            {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES}
         )
         if record.exc_info:
             entry["traceback"] = self.formatException(record.exc_info)
@@ -60,9 +54,7 @@ def configure_logging(level: str, json_lines: bool) -> None:
     """Send the app's and the server's logs to stderr in one format, at `level`."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT)
-    )
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "inventory_handler", False):

@@ -68,9 +68,7 @@ def bootstrap_first_admin(settings: Settings) -> None:
     if not (settings.first_admin_username and settings.first_admin_password):
         return
     with Session(get_engine()) as session:
-        if ensure_admin(
-            session, settings.first_admin_username, settings.first_admin_password
-        ):
+        if ensure_admin(session, settings.first_admin_username, settings.first_admin_password):
             logger.info("created the first admin %r", settings.first_admin_username)
 
 
@@ -109,9 +107,7 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-async def validation_error(
-    request: Request, error: RequestValidationError
-) -> JSONResponse:
+async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     """A 422 that says in one line what is wrong, plus the list (without echoing the input)."""
     problems = [
         {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
@@ -132,9 +128,7 @@ async def integrity_error(request: Request, error: IntegrityError) -> JSONRespon
 async def data_error(request: Request, error: DataError) -> JSONResponse:
     """A value the database cannot store (out of range)."""
     logger.warning("data error turned into 422: %s", type(error.orig).__name__)
-    return JSONResponse(
-        _error_body(request, "a value is out of range"), status_code=422
-    )
+    return JSONResponse(_error_body(request, "a value is out of range"), status_code=422)
 
 
 async def database_unavailable(request: Request, error: Exception) -> JSONResponse:

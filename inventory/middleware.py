@@ -24,7 +24,7 @@ SECURITY_HEADERS = [
 ]
 
 
-class BodyTooLarge(Exception):
+class BodyTooLargeError(Exception):
     """The request body passed the configured limit."""
 
 
@@ -48,9 +48,7 @@ class RequestContextMiddleware:
             return
         incoming = _header(scope, b"x-request-id")
         request_id = (
-            incoming
-            if incoming and REQUEST_ID_PATTERN.match(incoming)
-            else uuid.uuid4().hex
+            incoming if incoming and REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
         )
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
@@ -68,9 +66,9 @@ class RequestContextMiddleware:
         try:
             declared = _header(scope, b"content-length")
             if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-                raise BodyTooLarge
+                raise BodyTooLargeError
             await self.app(scope, self._limited(receive), send_with_headers)
-        except BodyTooLarge:
+        except BodyTooLargeError:
             if not response["started"]:
                 await self._send_error(
                     send_with_headers,
@@ -79,9 +77,7 @@ class RequestContextMiddleware:
                     request_id,
                 )
         except Exception:
-            logger.exception(
-                "unexpected error in %s %s", scope["method"], scope["path"]
-            )
+            logger.exception("unexpected error in %s %s", scope["method"], scope["path"])
             if not response["started"]:
                 await self._send_error(
                     send_with_headers,
@@ -102,23 +98,19 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLargeError
             return message
 
         return limited_receive
 
     @staticmethod
-    async def _send_error(
-        send: Send, status: int, detail: str, request_id: str
-    ) -> None:
+    async def _send_error(send: Send, status: int, detail: str, request_id: str) -> None:
         body = json.dumps({"detail": detail, "request_id": request_id}).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
         ]
-        await send(
-            {"type": "http.response.start", "status": status, "headers": headers}
-        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     @staticmethod

@@ -6,7 +6,6 @@ those fields by `derive_model`, so a limit changed here changes the table, the v
 OpenAPI text together. The database enforces the same rules again (CHECK, UNIQUE, FK).
 """
 
-
 import copy
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -44,7 +43,7 @@ MAX_DB_INT = 2**31 - 1
 
 
 class Role(StrEnum):
-    """What a user may do: `admin` everything, `manager` read and write without deletes, `viewer` read."""
+    """What a user may do: `admin` all; `manager` read and write, no deletes; `viewer` read."""
 
     admin = "admin"
     manager = "manager"
@@ -83,7 +82,7 @@ def password_field(**kwargs: Any) -> Any:
     """The password's limits and docs, for every shape that takes one."""
     return Field(
         min_length=8,
-        description="8 characters to 72 bytes (bcrypt's limit; longer is refused, never truncated).",
+        description="8 characters to 72 bytes (bcrypt's limit: longer is refused, not truncated).",
         schema_extra={"examples": ["correct-horse-42"]},
         **kwargs,
     )
@@ -136,14 +135,10 @@ class ProductCategory(SQLModel, table=True):
     __table_args__ = (Index("ix_product_categories_category_id", "category_id"),)
 
     product_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
     )
     category_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(Integer, ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True)
     )
 
 
@@ -187,9 +182,7 @@ class Product(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("price >= 0", name="ck_products_price_non_negative"),
         CheckConstraint("stock_quantity >= 0", name="ck_products_stock_non_negative"),
-        CheckConstraint(
-            "low_stock_threshold >= 0", name="ck_products_threshold_non_negative"
-        ),
+        CheckConstraint("low_stock_threshold >= 0", name="ck_products_threshold_non_negative"),
         Index("ix_products_price", "price", "id"),
         Index("ix_products_stock_quantity", "stock_quantity", "id"),
         Index("ix_products_created_at", "created_at", "id"),
@@ -279,17 +272,13 @@ class StockMovement(SQLModel, table=True):
     __tablename__ = "stock_movements"
     __table_args__ = (
         CheckConstraint("delta <> 0", name="ck_stock_movements_delta_non_zero"),
-        CheckConstraint(
-            "quantity_after >= 0", name="ck_stock_movements_quantity_non_negative"
-        ),
+        CheckConstraint("quantity_after >= 0", name="ck_stock_movements_quantity_non_negative"),
         Index("ix_stock_movements_product_id", "product_id", "id"),
     )
 
     id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
     product_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False
-        )
+        sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
     )
     delta: int = Field(
         ge=-MAX_DB_INT,
@@ -312,16 +301,14 @@ class StockMovement(SQLModel, table=True):
     )
     user_id: int | None = Field(
         default=None,
-        sa_column=Column(
-            Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-        ),
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
         description="Who made the change (empty once that user is deleted).",
     )
     created_at: datetime | None = _now_column()
 
 
 class LowStockAlert(SQLModel, table=True):
-    """Opened when a product's stock falls to or below its threshold, resolved when it rises above."""
+    """Opened when stock falls to the threshold or below; resolved when it rises above it."""
 
     __tablename__ = "low_stock_alerts"
     __table_args__ = (
@@ -336,9 +323,7 @@ class LowStockAlert(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     product_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False
-        )
+        sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
     )
     quantity: int = Field(description="The stock when the alert opened.")
     threshold: int = Field(description="The threshold when the alert opened.")
@@ -360,9 +345,7 @@ class IdempotencyKey(SQLModel, table=True):
     __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
 
     user_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     )
     key: str = Field(max_length=200, primary_key=True)
     request_fingerprint: str = Field(max_length=64)
@@ -417,9 +400,7 @@ def derive_model(
             info.default = None
             info.default_factory = None
         fields[field_name] = (info.annotation, info)
-    model = create_model(
-        name, __base__=ApiModel, __doc__=doc, **fields, **(extra or {})
-    )
+    model = create_model(name, __base__=ApiModel, __doc__=doc, **fields, **(extra or {}))
     return model
 
 
@@ -432,9 +413,7 @@ class ListEnvelope(ApiModel):
 
 
 USER_FIELDS = ("id", "username", "role", "is_active", "created_at")
-UserRead = derive_model(
-    User, "UserRead", include=USER_FIELDS, doc="A user, never with a password."
-)
+UserRead = derive_model(User, "UserRead", include=USER_FIELDS, doc="A user, never with a password.")
 UserRegister = derive_model(
     User,
     "UserRegister",
@@ -468,13 +447,9 @@ UserUpdate = derive_model(
 )
 
 CATEGORY_WRITABLE = ("name", "description")
-CategoryRead = derive_model(
-    Category, "CategoryRead", include=("id", *CATEGORY_WRITABLE)
-)
+CategoryRead = derive_model(Category, "CategoryRead", include=("id", *CATEGORY_WRITABLE))
 CategoryCreate = derive_model(Category, "CategoryCreate", include=CATEGORY_WRITABLE)
-CategoryUpdate = derive_model(
-    Category, "CategoryUpdate", include=CATEGORY_WRITABLE, optional=True
-)
+CategoryUpdate = derive_model(Category, "CategoryUpdate", include=CATEGORY_WRITABLE, optional=True)
 CategoryRef = derive_model(
     Category,
     "CategoryRef",
@@ -529,9 +504,7 @@ MOVEMENT_FIELDS = (
     "user_id",
     "created_at",
 )
-StockMovementRead = derive_model(
-    StockMovement, "StockMovementRead", include=MOVEMENT_FIELDS
-)
+StockMovementRead = derive_model(StockMovement, "StockMovementRead", include=MOVEMENT_FIELDS)
 StockAdjustment = derive_model(
     StockMovement,
     "StockAdjustment",

@@ -1,8 +1,8 @@
-"""The stock rules, in one place: atomic changes, the movement ledger, alerts and idempotent retries.
+"""The stock rules in one place: atomic changes, the movement ledger, alerts, idempotent retries.
 
 - Every change of stock is one SQL statement (or happens under a row lock) and writes a
   `stock_movements` row in the same transaction, so a product's ledger always sums to its stock.
-- Stock never goes below zero: the conditional UPDATE simply matches no row, and the caller gets 409.
+- Stock never goes below zero: the conditional UPDATE matches no row, and the caller gets 409.
 - A product at or below its threshold has exactly one active low-stock alert; rising above the
   threshold resolves it. A partial unique index makes a second active alert impossible.
 """
@@ -63,9 +63,7 @@ def record_movement(
     )
 
 
-def sync_low_stock_alert(
-    session: Session, product_id: int, quantity: int, threshold: int
-) -> bool:
+def sync_low_stock_alert(session: Session, product_id: int, quantity: int, threshold: int) -> bool:
     """Open or resolve the product's alert for its new stock; True when an alert was opened.
 
     Call it while the product row is locked (after an UPDATE of it in the same transaction).
@@ -79,9 +77,7 @@ def sync_low_stock_alert(
                 threshold=threshold,
                 active=True,
             )
-            .on_conflict_do_nothing(
-                index_elements=["product_id"], index_where=LowStockAlert.active
-            )
+            .on_conflict_do_nothing(index_elements=["product_id"], index_where=LowStockAlert.active)
             .returning(LowStockAlert.id)
         ).first()
         return opened is not None
@@ -158,9 +154,7 @@ def _apply_delta(
 
 
 def _refuse_delta(session: Session, product_id: int, delta: int) -> None:
-    available = session.scalar(
-        select(Product.stock_quantity).where(Product.id == product_id)
-    )
+    available = session.scalar(select(Product.stock_quantity).where(Product.id == product_id))
     session.rollback()
     if available is None:
         raise not_found("product", product_id)
@@ -169,9 +163,7 @@ def _refuse_delta(session: Session, product_id: int, delta: int) -> None:
             f"not enough stock: {available} available, {-delta} requested",
             available=available,
         )
-    raise conflict(
-        f"stock would exceed the maximum of {MAX_DB_INT}", available=available
-    )
+    raise conflict(f"stock would exceed the maximum of {MAX_DB_INT}", available=available)
 
 
 def adjust_stock(
@@ -221,12 +213,8 @@ def adjust_stock_once(
         )
     )
     while not _claim_key(session, user_id, idempotency_key, fingerprint):
-        stored = session.get(
-            IdempotencyKey, (user_id, idempotency_key), populate_existing=True
-        )
-        if (
-            stored is not None
-        ):  # else the first request failed and released the key: claim it
+        stored = session.get(IdempotencyKey, (user_id, idempotency_key), populate_existing=True)
+        if stored is not None:  # else the first request failed and released the key: claim it
             session.rollback()
             return _replay(stored, fingerprint)
     opened = _apply_delta(session, product_id, user_id=user_id, **adjustment)
@@ -269,10 +257,8 @@ def _replay(stored: IdempotencyKey, fingerprint: str) -> AdjustmentResult:
     return AdjustmentResult(body=json.loads(stored.response_body), replayed=True)
 
 
-def set_stock(
-    session: Session, product: Product, new_quantity: int, user_id: int
-) -> None:
-    """Set the stock of a product whose row this transaction has locked, recording the difference."""
+def set_stock(session: Session, product: Product, new_quantity: int, user_id: int) -> None:
+    """Set the stock of a product this transaction has locked; the ledger gets the difference."""
     delta = new_quantity - product.stock_quantity
     product.stock_quantity = new_quantity
     record_movement(

@@ -21,9 +21,7 @@ from inventory.models import LoginFailure
 logger = logging.getLogger(__name__)
 
 
-def _retry_after(
-    session: Session, column, value: str, limit: int, since: datetime
-) -> int | None:
+def _retry_after(session: Session, column, value: str, limit: int, since: datetime) -> int | None:
     count, oldest = session.execute(
         select(func.count(), func.min(LoginFailure.created_at)).where(
             column == value, LoginFailure.created_at > since
@@ -65,18 +63,12 @@ def check_login_allowed(session: Session, username: str, client_address: str) ->
 def record_login_failure(session: Session, username: str, client_address: str) -> None:
     """Count a failed login and drop failures older than the window."""
     window = timedelta(seconds=get_settings().login_failure_window_seconds)
-    session.execute(
-        delete(LoginFailure).where(LoginFailure.created_at < func.now() - window)
-    )
-    session.add(
-        LoginFailure(username=username.lower()[:255], client_address=client_address)
-    )
+    session.execute(delete(LoginFailure).where(LoginFailure.created_at < func.now() - window))
+    session.add(LoginFailure(username=username.lower()[:255], client_address=client_address))
     session.commit()
 
 
 def clear_login_failures(session: Session, username: str) -> None:
     """A successful login forgives the username's earlier failures."""
-    session.execute(
-        delete(LoginFailure).where(LoginFailure.username == username.lower())
-    )
+    session.execute(delete(LoginFailure).where(LoginFailure.username == username.lower()))
     session.commit()

@@ -49,10 +49,7 @@ def _guard_last_admin(session: Session, user: User) -> None:
 def update_user(session: Session, user_id: int, changes: dict[str, Any]) -> User:
     """Change role, active flag or password; the last active admin cannot be demoted or disabled."""
     user = get_user(session, user_id)
-    loses_admin = (
-        changes.get("role", Role.admin) != Role.admin
-        or changes.get("is_active") is False
-    )
+    loses_admin = changes.get("role", Role.admin) != Role.admin or changes.get("is_active") is False
     if user.role == Role.admin and user.is_active and loses_admin:
         _guard_last_admin(session, user)
     password = changes.pop("password", None)
@@ -83,9 +80,7 @@ def ensure_admin(session: Session, username: str, password: str) -> bool:
         return False
     created = session.execute(
         insert(User)
-        .values(
-            username=username, password_hash=hash_password(password), role=Role.admin
-        )
+        .values(username=username, password_hash=hash_password(password), role=Role.admin)
         .on_conflict_do_nothing()
         .returning(User.id)
     ).first()

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
+
 from alembic import op
 
 revision: str = "0001"
@@ -25,9 +26,7 @@ def upgrade() -> None:
         "categories",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column(
-            "description", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True
-        ),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(
@@ -66,19 +65,13 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("version", sa.Integer(), server_default=sa.text("1"), nullable=False),
-        sa.CheckConstraint(
-            "low_stock_threshold >= 0", name="ck_products_threshold_non_negative"
-        ),
+        sa.CheckConstraint("low_stock_threshold >= 0", name="ck_products_threshold_non_negative"),
         sa.CheckConstraint("price >= 0", name="ck_products_price_non_negative"),
-        sa.CheckConstraint(
-            "stock_quantity >= 0", name="ck_products_stock_non_negative"
-        ),
+        sa.CheckConstraint("stock_quantity >= 0", name="ck_products_stock_non_negative"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("sku"),
     )
-    op.create_index(
-        "ix_products_created_at", "products", ["created_at", "id"], unique=False
-    )
+    op.create_index("ix_products_created_at", "products", ["created_at", "id"], unique=False)
     op.create_index(
         "ix_products_description_trgm",
         "products",
@@ -118,27 +111,21 @@ def upgrade() -> None:
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column(
-            "username", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False
-        ),
+        sa.Column("username", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
         sa.Column(
             "password_hash",
             sqlmodel.sql.sqltypes.AutoString(length=255),
             nullable=False,
         ),
         sa.Column("role", sa.String(length=16), nullable=False),
-        sa.Column(
-            "is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False
-        ),
+        sa.Column("is_active", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             server_default=sa.text("now()"),
             nullable=False,
         ),
-        sa.CheckConstraint(
-            "role IN ('admin', 'manager', 'viewer')", name="ck_users_role"
-        ),
+        sa.CheckConstraint("role IN ('admin', 'manager', 'viewer')", name="ck_users_role"),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
+
 from alembic import op
 
 revision: str = "0002"
@@ -81,12 +82,8 @@ def upgrade() -> None:
         sa.Column("product_id", sa.Integer(), nullable=False),
         sa.Column("delta", sa.Integer(), nullable=False),
         sa.Column("quantity_after", sa.Integer(), nullable=False),
-        sa.Column(
-            "reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False
-        ),
-        sa.Column(
-            "reference", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True
-        ),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column(
             "created_at",
@@ -95,9 +92,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint("delta <> 0", name="ck_stock_movements_delta_non_zero"),
-        sa.CheckConstraint(
-            "quantity_after >= 0", name="ck_stock_movements_quantity_non_negative"
-        ),
+        sa.CheckConstraint("quantity_after >= 0", name="ck_stock_movements_quantity_non_negative"),
         sa.ForeignKeyConstraint(["product_id"], ["products.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),

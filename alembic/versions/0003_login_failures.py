@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
+
 from alembic import op
 
 revision: str = "0003"
@@ -22,9 +23,7 @@ def upgrade() -> None:
     op.create_table(
         "login_failures",
         sa.Column("id", sa.BigInteger(), nullable=False),
-        sa.Column(
-            "username", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False
-        ),
+        sa.Column("username", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column(
             "client_address",
             sqlmodel.sql.sqltypes.AutoString(length=64),

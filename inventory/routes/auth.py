@@ -38,9 +38,7 @@ class Token(BaseModel):
 
     access_token: str = Field(examples=["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."])
     token_type: str = Field(default="bearer", examples=["bearer"])
-    expires_in: int = Field(
-        description="Seconds until the token expires.", examples=[1800]
-    )
+    expires_in: int = Field(description="Seconds until the token expires.", examples=[1800])
 
 
 @router.post(

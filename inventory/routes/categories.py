@@ -49,9 +49,7 @@ def create_category(
     category = Category.model_validate(body.model_dump())
     session.add(category)
     commit_or_conflict(session, f"category {body.name!r} already exists")
-    response.headers["Location"] = str(
-        request.url_for("get_category", category_id=category.id)
-    )
+    response.headers["Location"] = str(request.url_for("get_category", category_id=category.id))
     return category
 
 
@@ -78,16 +76,12 @@ def list_categories(
 
 
 @router.get("/{category_id}", summary="Get a category", responses=NOT_FOUND)
-def get_category(
-    category_id: IdPath, session: SessionDep, _: CurrentUser
-) -> CategoryRead:
+def get_category(category_id: IdPath, session: SessionDep, _: CurrentUser) -> CategoryRead:
     """One category."""
     return catalog.get_category(session, category_id)
 
 
-@router.get(
-    "/{category_id}/products", summary="List a category's products", responses=NOT_FOUND
-)
+@router.get("/{category_id}/products", summary="List a category's products", responses=NOT_FOUND)
 def list_category_products(
     category_id: IdPath,
     session: SessionDep,
@@ -97,15 +91,11 @@ def list_category_products(
 ) -> ProductPage:
     """The products in this category, with the same filters and sorting as `GET /products`."""
     catalog.get_category(session, category_id)
-    items, total = catalog.list_products(
-        session, replace(filters, category_id=category_id), page
-    )
+    items, total = catalog.list_products(session, replace(filters, category_id=category_id), page)
     return page_body(items, total, page)
 
 
-@router.patch(
-    "/{category_id}", summary="Change a category", responses=NOT_FOUND | CONFLICT
-)
+@router.patch("/{category_id}", summary="Change a category", responses=NOT_FOUND | CONFLICT)
 def update_category(
     category_id: IdPath, body: CategoryUpdate, session: SessionDep, _: ManagerDep
 ) -> CategoryRead:
@@ -117,9 +107,7 @@ def update_category(
     return category
 
 
-@router.delete(
-    "/{category_id}", status_code=204, summary="Delete a category", responses=NOT_FOUND
-)
+@router.delete("/{category_id}", status_code=204, summary="Delete a category", responses=NOT_FOUND)
 def delete_category(category_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
     """Delete a category. Its products stay; they only lose this category."""
     catalog.delete_category(session, category_id)

@@ -51,9 +51,7 @@ def parse_if_match(if_match: str | None) -> int | None:
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
     if not value.isdigit():
-        raise HTTPException(
-            status_code=412, detail=f"If-Match {if_match!r} is not a product ETag"
-        )
+        raise HTTPException(status_code=412, detail=f"If-Match {if_match!r} is not a product ETag")
     return int(value)
 
 
@@ -69,9 +67,7 @@ def create_product(
     Its opening stock is the first entry of its ledger; a product created at or below its
     threshold opens a low-stock alert. A taken `sku` is a 409."""
     product = catalog.create_product(session, body.model_dump(), user.id)
-    response.headers["Location"] = str(
-        request.url_for("get_product", product_id=product.id)
-    )
+    response.headers["Location"] = str(request.url_for("get_product", product_id=product.id))
     response.headers["ETag"] = etag(product.version)
     return product
 
@@ -111,9 +107,7 @@ def update_product(
     response: Response,
     if_match: Annotated[
         str | None,
-        Header(
-            description="The product's ETag; if it changed meanwhile, 412 and nothing changes."
-        ),
+        Header(description="The product's ETag; if it changed meanwhile, 412 and nothing changes."),
     ] = None,
 ) -> ProductRead:
     """Change only the fields sent. A new `stock_quantity` is recorded in the ledger as the
@@ -129,9 +123,7 @@ def update_product(
     return product
 
 
-@router.delete(
-    "/{product_id}", status_code=204, summary="Delete a product", responses=NOT_FOUND
-)
+@router.delete("/{product_id}", status_code=204, summary="Delete a product", responses=NOT_FOUND)
 def delete_product(product_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
     """Delete a product with its ledger and alerts; its categories stay."""
     catalog.delete_product(session, product_id)
@@ -203,9 +195,7 @@ def list_stock_movements(
     """Every change of the product's stock, newest first. The deltas sum to its stock."""
     stock.reload_product(session, product_id)
     of_product = StockMovement.product_id == product_id
-    total = session.scalar(
-        select(func.count()).select_from(StockMovement).where(of_product)
-    )
+    total = session.scalar(select(func.count()).select_from(StockMovement).where(of_product))
     items = session.scalars(
         select(StockMovement)
         .where(of_product)

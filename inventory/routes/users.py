@@ -18,9 +18,7 @@ from inventory.http import (
 )
 from inventory.models import User, UserCreate, UserRead, UserUpdate
 
-router = APIRouter(
-    prefix="/users", tags=["users"], route_class=ExactJSONRoute, responses=PROTECTED
-)
+router = APIRouter(prefix="/users", tags=["users"], route_class=ExactJSONRoute, responses=PROTECTED)
 UserPage = page_of(UserRead)
 
 
@@ -28,15 +26,11 @@ UserPage = page_of(UserRead)
 def list_users(session: SessionDep, _: AdminDep, page: PageDep) -> UserPage:
     """All users, oldest first."""
     total = session.scalar(select(func.count()).select_from(User))
-    items = session.scalars(
-        select(User).order_by(User.id).limit(page.limit).offset(page.offset)
-    )
+    items = session.scalars(select(User).order_by(User.id).limit(page.limit).offset(page.offset))
     return page_body(list(items), total or 0, page)
 
 
-@router.post(
-    "", status_code=201, summary="Create a user with any role", responses=CONFLICT
-)
+@router.post("", status_code=201, summary="Create a user with any role", responses=CONFLICT)
 def create_user(
     body: UserCreate,
     session: SessionDep,
@@ -45,9 +39,7 @@ def create_user(
     response: Response,
 ) -> UserRead:
     """Create a user with the given role. Usernames are unique ignoring case (409)."""
-    user = users.create_user(
-        session, body.username, body.password, body.role, body.is_active
-    )
+    user = users.create_user(session, body.username, body.password, body.role, body.is_active)
     response.headers["Location"] = str(request.url_for("get_user", user_id=user.id))
     return user
 
@@ -59,9 +51,7 @@ def get_user(user_id: IdPath, session: SessionDep, _: AdminDep) -> UserRead:
 
 
 @router.patch("/{user_id}", summary="Change a user", responses=NOT_FOUND | CONFLICT)
-def update_user(
-    user_id: IdPath, body: UserUpdate, session: SessionDep, _: AdminDep
-) -> UserRead:
+def update_user(user_id: IdPath, body: UserUpdate, session: SessionDep, _: AdminDep) -> UserRead:
     """Change role, active flag or password. Takes effect at once, also for tokens already
     issued. The last active admin cannot be demoted or disabled (409)."""
     return users.update_user(session, user_id, body.model_dump(exclude_unset=True))

@@ -1,0 +1,166 @@
+"""Command line: `python -m inventory run|serve|migrate|downgrade|create-admin`.
+
+`run` is the developer mode (reload, embedded database when DATABASE_URL is unset); `serve` is
+production (several workers, graceful shutdown). Both migrate and create the first admin once,
+before any worker starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import sys
+
+from inventory.config import SettingsError, get_settings
+
+
+def migrate(revision: str = "head") -> None:
+    """Bring the database schema up to `revision`."""
+    from alembic.config import Config
+
+    from alembic import command
+
+    command.upgrade(Config("alembic.ini"), revision)
+
+
+def downgrade(revision: str) -> None:
+    """Take the database schema down to `revision` (e.g. -1 or base)."""
+    from alembic.config import Config
+
+    from alembic import command
+
+    command.downgrade(Config("alembic.ini"), revision)
+
+
+def _prepare_database() -> str:
+    """Resolve the database (starting the embedded one if needed), migrate, and share its URL
+    with the worker processes through the environment."""
+    from inventory.db import database_url
+
+    url = database_url()
+    os.environ["DATABASE_URL"] = url
+    migrate()
+    return url
+
+
+def _print_login_hint() -> None:
+    """In development, make sure someone can log in and say how."""
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    from inventory.db import get_engine
+    from inventory.main import bootstrap_first_admin
+    from inventory.models import User
+    from inventory.users import ensure_admin
+
+    settings = get_settings()
+    bootstrap_first_admin(settings)
+    with Session(get_engine()) as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            print("Log in with an existing user (make create-admin adds an admin).")
+            return
+        password = secrets.token_urlsafe(12)
+        ensure_admin(session, "admin", password)
+    print(f"Created a development admin: username 'admin', password '{password}'.")
+
+
+def run(host: str, port: int) -> None:
+    """Developer mode: embedded database if needed, migrations, reload on code changes."""
+    import uvicorn
+
+    _prepare_database()
+    _print_login_hint()
+    print(f"Serving on http://{host}:{port} — API docs at http://{host}:{port}/docs")
+    uvicorn.run(
+        "inventory.main:app",
+        host=host,
+        port=port,
+        reload=True,
+        reload_dirs=["inventory"],
+        log_config=None,
+        server_header=False,
+    )
+
+
+def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
+    """Production mode: migrate and bootstrap once, then several workers."""
+    import uvicorn
+
+    from inventory.main import bootstrap_first_admin
+
+    _prepare_database()
+    bootstrap_first_admin(get_settings())
+    uvicorn.run(
+        "inventory.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        server_header=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=graceful_timeout,
+    )
+
+
+def create_admin(username: str | None, password: str | None) -> None:
+    """Create an admin from flags, or by asking."""
+    from pydantic import ValidationError
+    from sqlmodel import Session
+
+    from inventory.db import get_engine
+    from inventory.models import UserRegister
+    from inventory.users import ensure_admin
+
+    username = username or input("Admin username: ").strip()
+    password = password or getpass.getpass("Admin password: ")
+    try:
+        UserRegister.model_validate({"username": username, "password": password})
+    except ValidationError as error:
+        sys.exit(f"error: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}")
+    _prepare_database()
+    with Session(get_engine()) as session:
+        if not ensure_admin(session, username, password):
+            sys.exit(f"error: a user named {username!r} exists already")
+    print(f"Created admin {username!r}.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run the command."""
+    parser = argparse.ArgumentParser(prog="python -m inventory")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("run", "serve"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        sub.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    commands.choices["serve"].add_argument(
+        "--workers", type=int, default=int(os.environ.get("WORKERS", os.cpu_count() or 1))
+    )
+    commands.choices["serve"].add_argument(
+        "--graceful-timeout", type=int, default=int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
+    )
+    commands.add_parser("migrate").add_argument("revision", nargs="?", default="head")
+    commands.add_parser("downgrade").add_argument("revision", nargs="?", default="-1")
+    admin = commands.add_parser("create-admin")
+    admin.add_argument("--username")
+    admin.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
+    args = parser.parse_args(argv)
+    try:
+        get_settings()
+    except SettingsError as error:
+        sys.exit(f"configuration error: {error}")
+    if args.command == "run":
+        run(args.host, args.port)
+    elif args.command == "serve":
+        serve(args.host, args.port, args.workers, args.graceful_timeout)
+    elif args.command == "migrate":
+        _prepare_database() if args.revision == "head" else migrate(args.revision)
+    elif args.command == "downgrade":
+        downgrade(args.revision)
+    else:
+        create_admin(args.username, args.password)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Test set-up: a real PostgreSQL for the whole session, clean tables for every test.
+
+The database is `TEST_DATABASE_URL` when set (it is wiped: use a throwaway database), else a
+throwaway embedded PostgreSQL in a temporary folder, deleted at the end of the session.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, event, text
+from sqlmodel import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _test_database_url() -> str:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"]
+    from inventory.db import start_embedded_postgres
+
+    return start_embedded_postgres(
+        Path(tempfile.mkdtemp(prefix="inventory-test-")) / "pg", throwaway=True
+    )
+
+
+# The settings are read once per process, so the test environment is fixed before any app import.
+os.environ.update(
+    {
+        "ENVIRONMENT": "test",
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "BCRYPT_ROUNDS": "4",
+        "LOG_LEVEL": "INFO",
+        "LOW_STOCK_THRESHOLD": "10",
+        "METRICS_ENABLED": "true",
+    }
+)
+for name in ("FIRST_ADMIN_USERNAME", "FIRST_ADMIN_PASSWORD", "CORS_ORIGINS"):
+    os.environ.pop(name, None)
+os.environ["DATABASE_URL"] = _test_database_url()
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from inventory.__main__ import migrate  # noqa: E402
+from inventory.auth import create_access_token  # noqa: E402
+from inventory.db import get_engine  # noqa: E402
+from inventory.main import app  # noqa: E402
+from inventory.models import Role, User  # noqa: E402
+from inventory.users import create_user  # noqa: E402
+
+TABLES = (
+    "stock_movements, low_stock_alerts, idempotency_keys, product_categories, "
+    "products, categories, login_failures, users"
+)
+PASSWORD = "correct-horse-42"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_database() -> str:
+    """The schema, migrated once per session through Alembic (as in production)."""
+    os.chdir(ROOT)
+    migrate()
+    return os.environ["DATABASE_URL"]
+
+
+@pytest.fixture(autouse=True)
+def clean_tables(migrated_database: str) -> None:
+    """Every test starts from empty tables, so order never matters."""
+    with get_engine().begin() as connection:
+        connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def engine(migrated_database: str) -> Engine:
+    """The app's own engine."""
+    return get_engine()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """A session for looking at (or writing behind) the API's back."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def client() -> Iterator[TestClient]:
+    """The real app, in process, through HTTP."""
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_user(db: Session) -> Callable[..., User]:
+    """Create a user directly in the database: make_user(Role.manager, username="bob")."""
+    counter = iter(range(1, 10_000))
+
+    def make(role: Role = Role.viewer, username: str | None = None, **kwargs) -> User:
+        name = username or f"{role.value}{next(counter)}"
+        return create_user(db, name, kwargs.pop("password", PASSWORD), role, **kwargs)
+
+    return make
+
+
+def auth_headers(user: User) -> dict[str, str]:
+    """The Authorization header for `user`."""
+    token, _ = create_access_token(user)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., User]) -> User:
+    return make_user(Role.admin, "admin")
+
+
+@pytest.fixture
+def admin(admin_user: User) -> dict[str, str]:
+    """Headers of an admin."""
+    return auth_headers(admin_user)
+
+
+@pytest.fixture
+def manager_user(make_user: Callable[..., User]) -> User:
+    return make_user(Role.manager, "manager")
+
+
+@pytest.fixture
+def manager(manager_user: User) -> dict[str, str]:
+    """Headers of a manager."""
+    return auth_headers(manager_user)
+
+
+@pytest.fixture
+def viewer_user(make_user: Callable[..., User]) -> User:
+    return make_user(Role.viewer, "viewer")
+
+
+@pytest.fixture
+def viewer(viewer_user: User) -> dict[str, str]:
+    """Headers of a viewer."""
+    return auth_headers(viewer_user)
+
+
+@pytest.fixture
+def category(client: TestClient, admin: dict[str, str]) -> dict:
+    """A category made through the API."""
+    response = client.post(
+        "/api/v1/categories", json={"name": "Garden", "description": "Outdoor"}, headers=admin
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+def product(client: TestClient, admin: dict[str, str], category: dict) -> dict:
+    """A product with 50 in stock (threshold 10) in `category`, made through the API."""
+    response = client.post(
+        "/api/v1/products",
+        json={
+            "name": "Garden hose",
+            "description": "25 m, brass fittings",
+            "price": "19.99",
+            "stock_quantity": 50,
+            "low_stock_threshold": 10,
+            "sku": "HOSE-25",
+            "category_ids": [category["id"]],
+        },
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+def count_statements(engine: Engine) -> Callable[[], list[str]]:
+    """Start recording the SQL statements the app sends; call the result to read them."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield lambda: statements
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(migrated_database: str) -> Iterator[str]:
+    """A real server process (`python -m inventory serve`, 2 workers) on a free local port."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inventory", "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env={**os.environ, "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "10"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/health/ready", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise RuntimeError(f"server did not start: {process.stderr.read().decode()[-2000:]}")
+    yield base_url
+    process.terminate()
+    process.wait(timeout=30)
