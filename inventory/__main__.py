@@ -12,6 +12,7 @@ import getpass
 import os
 import secrets
 import sys
+import tempfile
 
 from inventory.config import SettingsError, get_settings
 
@@ -92,6 +93,9 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
 
     _prepare_database()
     bootstrap_first_admin(get_settings())
+    if get_settings().metrics_enabled and workers > 1:
+        # Workers share their samples through files; a fresh folder per start.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inventory-metrics-")
     uvicorn.run(
         "inventory.main:app",
         host=host,

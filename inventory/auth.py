@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from inventory.config import get_settings
 from inventory.db import SessionDep
-from inventory.models import Role, User
+from inventory.models import BCRYPT_MAX_BYTES, Role, User
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +43,25 @@ def password_context() -> CryptContext:
     return CryptContext(schemes=["bcrypt"], bcrypt__rounds=get_settings().bcrypt_rounds)
 
 
+def _fits_bcrypt(password: str) -> bool:
+    return len(password.encode()) <= BCRYPT_MAX_BYTES
+
+
 def hash_password(password: str) -> str:
-    """A salted bcrypt hash of `password` (at most 72 bytes: validation refuses longer ones)."""
+    """A salted bcrypt hash of `password`; over 72 bytes is a ValueError, never truncated."""
+    if not _fits_bcrypt(password):
+        raise ValueError(f"password must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8")
     return password_context().hash(password)
 
 
 def verify_password(password: str, password_hash: str) -> bool:
-    """Whether `password` matches `password_hash`."""
-    return password_context().verify(password, password_hash)
+    """Whether `password` matches `password_hash`.
+
+    bcrypt would compare only the first 72 bytes; no stored password is longer, so a longer
+    one never matches (it still costs a check, so timing does not tell it apart).
+    """
+    matches = password_context().verify(password, password_hash)
+    return matches and _fits_bcrypt(password)
 
 
 @lru_cache

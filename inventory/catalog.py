@@ -202,12 +202,14 @@ def _set_categories(session: Session, product_id: int, category_ids: list[int]) 
         )
 
 
-def _commit_product(session: Session, product: Product) -> None:
+def _flush_product(session: Session, product: Product) -> None:
+    """Write the product's row now, so a taken sku is a 409 naming it (not a generic conflict)."""
+    sku = product.sku
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as error:
         session.rollback()
-        raise conflict(f"sku {product.sku!r} already exists") from error
+        raise conflict(f"sku {sku!r} already exists") from error
 
 
 def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Product:
@@ -217,11 +219,7 @@ def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Pr
         fields["low_stock_threshold"] = get_settings().low_stock_threshold
     product = Product(**fields)
     session.add(product)
-    try:
-        session.flush()
-    except IntegrityError as error:
-        session.rollback()
-        raise conflict(f"sku {product.sku!r} already exists") from error
+    _flush_product(session, product)
     _set_categories(session, product.id, category_ids)
     record_movement(
         session,
@@ -234,7 +232,7 @@ def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Pr
     opened = sync_low_stock_alert(
         session, product.id, product.stock_quantity, product.low_stock_threshold
     )
-    _commit_product(session, product)
+    session.commit()
     product = reload_product(session, product.id)
     if opened:
         log_low_stock(product)
@@ -273,15 +271,15 @@ def update_product(
         setattr(product, name, value)
     if new_quantity is not None:
         set_stock(session, product, new_quantity, user_id)
-    if category_ids is not None:
-        _set_categories(session, product_id, category_ids)
     product.version += 1
     product.updated_at = func.now()
-    session.flush()
+    _flush_product(session, product)
+    if category_ids is not None:
+        _set_categories(session, product_id, category_ids)
     opened = sync_low_stock_alert(
         session, product_id, product.stock_quantity, product.low_stock_threshold
     )
-    _commit_product(session, product)
+    session.commit()
     product = reload_product(session, product_id)
     if opened:
         log_low_stock(product)

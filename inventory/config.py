@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 DEFAULT_SECRET_KEY = "dev-only-secret-key-change-me-before-production"  # noqa: S105
 MIN_SECRET_KEY_LENGTH = 32
@@ -114,8 +114,13 @@ class Settings:
 
 
 def settings_from_environment() -> Settings:
-    """Read the settings from the process environment (after loading `.env` if present)."""
-    load_dotenv(override=False)
+    """Read the settings from the process environment (after loading `.env` if present).
+
+    The `.env` is looked for in the working directory and its parents (not next to this file,
+    python-dotenv's default, which misses it once the package is installed elsewhere); variables
+    already in the environment win over it.
+    """
+    load_dotenv(find_dotenv(usecwd=True), override=False)
     database_url = os.environ.get("DATABASE_URL", "").strip()
     settings = Settings(
         environment=_choice("ENVIRONMENT", "development", ENVIRONMENTS),

@@ -17,6 +17,8 @@ from sqlmodel import Session
 
 from inventory.models import MAX_DB_INT, ApiModel
 
+API_PREFIX = "/api/v1"
+
 
 class ErrorBody(BaseModel):
     """Every error: a sentence for people, and the request id to quote when reporting it."""

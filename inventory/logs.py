@@ -20,12 +20,14 @@ _STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {
 }
 
 
-class RequestIdFilter(logging.Filter):
-    """Stamps each record with the current request id."""
+_base_record_factory = logging.getLogRecordFactory()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        return True
+
+def _record_with_request_id(*args, **kwargs) -> logging.LogRecord:
+    """Stamp every record, whichever handler takes it, with the current request id."""
+    record = _base_record_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    return record
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,6 +40,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
+            "pid": record.process,
         }
         entry.update(
             {key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES}
@@ -47,13 +50,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s pid=%(process)d %(name)s [%(request_id)s] %(message)s"
 
 
 def configure_logging(level: str, json_lines: bool) -> None:
     """Send the app's and the server's logs to stderr in one format, at `level`."""
+    logging.setLogRecordFactory(_record_with_request_id)
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -20,12 +20,11 @@ from inventory.config import Settings, get_settings
 from inventory.db import get_engine
 from inventory.logs import configure_logging
 from inventory.middleware import RequestContextMiddleware
-from inventory.routes import auth, categories, health, inventory, products, users
+from inventory.routes import auth, categories, docs, health, inventory, metrics, products, users
 from inventory.users import ensure_admin
 
 logger = logging.getLogger(__name__)
 
-API_PREFIX = "/api/v1"
 DESCRIPTION = """
 Keep an e-commerce catalogue (products, categories) and its stock right.
 
@@ -152,6 +151,9 @@ def create_app() -> FastAPI:
         description=DESCRIPTION,
         openapi_tags=TAGS,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
@@ -160,8 +162,12 @@ def create_app() -> FastAPI:
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(PoolTimeoutError, database_unavailable)
     for module in (auth, users, products, categories, inventory):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router)
     app.include_router(health.router)
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS_URL, docs.assets, name="docs-assets")
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -170,7 +176,11 @@ def create_app() -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        metrics_enabled=settings.metrics_enabled,
+    )
     return app
 
 

@@ -11,6 +11,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from inventory import metrics
 from inventory.logs import request_id_var
 
 logger = logging.getLogger("inventory.requests")
@@ -20,8 +21,9 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    (b"cache-control", b"no-store"),
 ]
+NO_STORE = (b"cache-control", b"no-store")
+"""API answers hold stock and prices that change any moment: no cache keeps them."""
 
 
 class BodyTooLargeError(Exception):
@@ -38,9 +40,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class RequestContextMiddleware:
     """Wraps the app; see the module docstring."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, metrics_enabled: bool = False) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.metrics_enabled = metrics_enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -55,27 +58,40 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         response = {"status": 500, "started": False}
         extra_headers = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+        if scope["path"].startswith("/api/"):
+            extra_headers.append(NO_STORE)
+        received = 0
 
         async def send_with_headers(message: Message) -> None:
+            if response.get("refused"):
+                return  # a 413 went out already; the app's own answer is dropped
             if message["type"] == "http.response.start":
                 response["status"] = message["status"]
                 response["started"] = True
                 message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes and not response["started"]:
+                    await self._refuse_large_body(send_with_headers, request_id)
+                    response["refused"] = True
+                    raise BodyTooLargeError
+            return message
+
+        if self.metrics_enabled:
+            metrics.IN_FLIGHT.inc()
         try:
             declared = _header(scope, b"content-length")
             if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
-                raise BodyTooLargeError
-            await self.app(scope, self._limited(receive), send_with_headers)
+                await self._refuse_large_body(send_with_headers, request_id)
+            else:
+                await self.app(scope, limited_receive, send_with_headers)
         except BodyTooLargeError:
-            if not response["started"]:
-                await self._send_error(
-                    send_with_headers,
-                    413,
-                    f"request body is larger than {self.max_body_bytes} bytes",
-                    request_id,
-                )
+            pass  # answered with 413 already
         except Exception:
             logger.exception("unexpected error in %s %s", scope["method"], scope["path"])
             if not response["started"]:
@@ -86,22 +102,12 @@ class RequestContextMiddleware:
                     request_id,
                 )
         finally:
-            self._log_request(scope, response["status"], started)
+            self._finish(scope, response["status"], started)
             request_id_var.reset(token)
 
-    def _limited(self, receive: Receive) -> Receive:
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLargeError
-            return message
-
-        return limited_receive
+    async def _refuse_large_body(self, send: Send, request_id: str) -> None:
+        detail = f"request body is larger than {self.max_body_bytes} bytes"
+        await self._send_error(send, 413, detail, request_id)
 
     @staticmethod
     async def _send_error(send: Send, status: int, detail: str, request_id: str) -> None:
@@ -113,10 +119,14 @@ class RequestContextMiddleware:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    @staticmethod
-    def _log_request(scope: Scope, status: int, started: float) -> None:
-        route = scope.get("route")
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+    def _finish(self, scope: Scope, status: int, started: float) -> None:
+        """Log the request once and count it in the metrics."""
+        seconds = time.perf_counter() - started
+        route = getattr(scope.get("route"), "path", None)
+        if self.metrics_enabled:
+            metrics.IN_FLIGHT.dec()
+            metrics.observe(scope["method"], route or "unmatched", status, seconds)
+        duration_ms = round(seconds * 1000, 2)
         user_id = scope.get("state", {}).get("user_id")
         logger.info(
             "%s %s %s %.2fms",
@@ -127,7 +137,7 @@ class RequestContextMiddleware:
             extra={
                 "method": scope["method"],
                 "path": scope["path"],
-                "route": getattr(route, "path", None),
+                "route": route,
                 "status": status,
                 "duration_ms": duration_ms,
                 "user_id": user_id,

@@ -4,6 +4,7 @@ The database is `TEST_DATABASE_URL` when set (it is wiped: use a throwaway datab
 throwaway embedded PostgreSQL in a temporary folder, deleted at the end of the session.
 """
 
+import logging
 import os
 import socket
 import subprocess
@@ -54,6 +55,22 @@ from inventory.db import get_engine  # noqa: E402
 from inventory.main import app  # noqa: E402
 from inventory.models import Role, User  # noqa: E402
 from inventory.users import create_user  # noqa: E402
+
+
+class _EverythingLogged(logging.Handler):
+    """Keeps every log line of the test session, formatted, for the log hygiene test."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+SESSION_LOG = _EverythingLogged()
+logging.getLogger().addHandler(SESSION_LOG)
 
 TABLES = (
     "stock_movements, low_stock_alerts, idempotency_keys, product_categories, "
@@ -197,28 +214,54 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(migrated_database: str) -> Iterator[str]:
-    """A real server process (`python -m inventory serve`, 2 workers) on a free local port."""
+class LiveServer(str):
+    """The base URL of a running server; `.log` is the file its logs go to, `.process` the
+    server process."""
+
+    log: Path
+    process: subprocess.Popen
+
+
+def start_server(log_path: Path, *args: str, **env: str) -> LiveServer:
+    """Start `python -m inventory serve` on a free port and wait until it is ready."""
     port = _free_port()
+    log_file = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "inventory", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "inventory", "serve", "--port", str(port), *args],
         cwd=ROOT,
-        env={**os.environ, "DB_POOL_SIZE": "20", "DB_MAX_OVERFLOW": "10"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
-    base_url = f"http://127.0.0.1:{port}"
+    server = LiveServer(f"http://127.0.0.1:{port}")
+    server.log, server.process = log_path, process
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"{base_url}/health/ready", timeout=1).status_code == 200:
-                break
+            if httpx.get(f"{server}/health", timeout=1).status_code == 200:
+                return server
         except httpx.TransportError:
             time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError(f"server did not start: {process.stderr.read().decode()[-2000:]}")
-    yield base_url
-    process.terminate()
-    process.wait(timeout=30)
+    process.kill()
+    raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}")
+
+
+def stop_server(server: LiveServer) -> None:
+    """Stop a server started by start_server (SIGTERM, then SIGKILL after 30 s)."""
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(migrated_database: str, tmp_path_factory) -> Iterator[LiveServer]:
+    """A real server process (`python -m inventory serve`, 2 workers) on a free local port,
+    sharing the test database."""
+    log_path = tmp_path_factory.mktemp("live-server") / "server.log"
+    server = start_server(log_path, "--workers", "2", DB_POOL_SIZE="20", DB_MAX_OVERFLOW="10")
+    yield server
+    stop_server(server)

@@ -15,6 +15,7 @@ from inventory.auth import (
 )
 from inventory.db import SessionDep
 from inventory.http import (
+    API_PREFIX,
     CONFLICT,
     FORBIDDEN,
     INVALID,
@@ -30,7 +31,7 @@ from inventory.throttle import (
 )
 from inventory.users import create_user
 
-router = APIRouter(prefix="/auth", tags=["auth"], route_class=ExactJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=ExactJSONRoute)
 
 
 class Token(BaseModel):

@@ -9,6 +9,7 @@ from inventory import catalog
 from inventory.auth import AdminDep, CurrentUser, ManagerDep
 from inventory.db import SessionDep
 from inventory.http import (
+    API_PREFIX,
     CONFLICT,
     NOT_FOUND,
     PROTECTED,
@@ -28,7 +29,7 @@ from inventory.models import (
 )
 
 router = APIRouter(
-    prefix="/categories",
+    prefix=f"{API_PREFIX}/categories",
     tags=["categories"],
     route_class=ExactJSONRoute,
     responses=PROTECTED,

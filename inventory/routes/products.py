@@ -10,6 +10,7 @@ from inventory import catalog, stock
 from inventory.auth import AdminDep, CurrentUser, ManagerDep
 from inventory.db import SessionDep
 from inventory.http import (
+    API_PREFIX,
     CONFLICT,
     NOT_FOUND,
     PRECONDITION_FAILED,
@@ -30,7 +31,7 @@ from inventory.models import (
 )
 
 router = APIRouter(
-    prefix="/products",
+    prefix=f"{API_PREFIX}/products",
     tags=["products"],
     route_class=ExactJSONRoute,
     responses=PROTECTED,

@@ -7,6 +7,7 @@ from inventory import users
 from inventory.auth import AdminDep
 from inventory.db import SessionDep
 from inventory.http import (
+    API_PREFIX,
     CONFLICT,
     NOT_FOUND,
     PROTECTED,
@@ -18,7 +19,9 @@ from inventory.http import (
 )
 from inventory.models import User, UserCreate, UserRead, UserUpdate
 
-router = APIRouter(prefix="/users", tags=["users"], route_class=ExactJSONRoute, responses=PROTECTED)
+router = APIRouter(
+    prefix=f"{API_PREFIX}/users", tags=["users"], route_class=ExactJSONRoute, responses=PROTECTED
+)
 UserPage = page_of(UserRead)
 
 
