@@ -1,5 +1,6 @@
 """Alembic environment: the app's own settings and models, so migrations and code agree."""
 
+import logging
 from logging.config import fileConfig
 
 from sqlalchemy import create_engine, pool
@@ -10,7 +11,9 @@ from alembic import context
 from inventory.db import database_url
 
 config = context.config
-if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+# Keep the logging of a process that set up its own (the app, the tests); else use alembic.ini's.
+configure_logger = config.attributes.get("configure_logger", True)
+if config.config_file_name is not None and configure_logger and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 target_metadata = SQLModel.metadata

