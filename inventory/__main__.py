@@ -9,30 +9,46 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import secrets
 import sys
 import tempfile
+from typing import TYPE_CHECKING
 
 from inventory.config import SettingsError, get_settings
+from inventory.logs import configure_logging
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+
+def _alembic_config() -> Config:
+    """alembic.ini, logging through this process's handlers rather than adding its own (which
+    printed every later line twice, and plain text among production's JSON lines)."""
+    # Importing alembic logs one INFO line per built-in plugin: noise on every start.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    from alembic.config import Config
+
+    config = Config("alembic.ini")
+    config.attributes["configure_logger"] = False
+    return config
 
 
 def migrate(revision: str = "head") -> None:
     """Bring the database schema up to `revision`."""
-    from alembic.config import Config
-
+    config = _alembic_config()
     from alembic import command
 
-    command.upgrade(Config("alembic.ini"), revision)
+    command.upgrade(config, revision)
 
 
 def downgrade(revision: str) -> None:
     """Take the database schema down to `revision` (e.g. -1 or base)."""
-    from alembic.config import Config
-
+    config = _alembic_config()
     from alembic import command
 
-    command.downgrade(Config("alembic.ini"), revision)
+    command.downgrade(config, revision)
 
 
 def _prepare_database() -> str:
@@ -151,9 +167,10 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
     args = parser.parse_args(argv)
     try:
-        get_settings()
+        settings = get_settings()
     except SettingsError as error:
         sys.exit(f"configuration error: {error}")
+    configure_logging(settings.log_level, json_lines=settings.is_production)
     if args.command == "run":
         run(args.host, args.port)
     elif args.command == "serve":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query
 from sqlalchemy import Select, delete, func, insert, or_, select
@@ -26,6 +26,15 @@ from inventory.stock import (
 
 PRODUCT_SORT_KEYS = ("name", "price", "stock_quantity", "created_at", "id")
 CATEGORY_SORT_KEYS = ("name", "id")
+
+
+def sort_choices(keys: tuple[str, ...]) -> Any:
+    """The allowed `sort` values (each key, ascending or `-` descending) as an enum type."""
+    return Literal[tuple(value for key in keys for value in (key, f"-{key}"))]
+
+
+ProductSort = sort_choices(PRODUCT_SORT_KEYS)
+CategorySort = sort_choices(CATEGORY_SORT_KEYS)
 
 
 def like_pattern(text: str) -> str:
@@ -90,9 +99,8 @@ def product_query(
         bool | None, Query(description="true: at or below the low-stock threshold.")
     ] = None,
     sort: Annotated[
-        str,
+        ProductSort,
         Query(
-            max_length=20,
             description="One of " + ", ".join(PRODUCT_SORT_KEYS) + "; `-` prefix for descending.",
             examples=["-created_at"],
         ),

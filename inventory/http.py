@@ -141,7 +141,15 @@ def page_body(items: list[Any], total: int, page: PageParams) -> dict[str, Any]:
 class _ExactJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), parse_float=Decimal)
+            raw = await self.body()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                # JSON must be UTF-8 (RFC 8259): report it like any other malformed JSON (422).
+                raise json.JSONDecodeError(
+                    "body is not UTF-8", repr(raw[:50]), error.start
+                ) from error
+            self._json = json.loads(text, parse_float=Decimal)
         return self._json
 
 

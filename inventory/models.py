@@ -10,13 +10,15 @@ import copy
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     PlainSerializer,
+    Strict,
     conint,
     create_model,
 )
@@ -75,7 +77,7 @@ Money = Annotated[
 """An exact amount: a JSON number or string in, a string with exactly two places out."""
 
 Password = Annotated[str, AfterValidator(_password_fits_bcrypt)]
-DbId = conint(ge=1, le=MAX_DB_INT)
+DbId = conint(ge=1, le=MAX_DB_INT, strict=True)
 
 
 def password_field(**kwargs: Any) -> Any:
@@ -110,9 +112,9 @@ class User(SQLModel, table=True):
     username: str = Field(
         min_length=3,
         max_length=50,
-        regex=USERNAME_PATTERN,
         description="3–50 characters of letters, digits, `.`, `_` and `-`; unique ignoring case.",
-        schema_extra={"examples": ["alice"]},
+        # `regex=` is ignored under pydantic 2; `pattern` both validates and documents.
+        schema_extra={"pattern": USERNAME_PATTERN, "examples": ["alice"]},
     )
     password_hash: str = Field(max_length=255)
     role: Role = Field(
@@ -379,6 +381,15 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
 
+def _strict_scalars(annotation: Any) -> Any:
+    """Integers and booleans must come as JSON integers and booleans: no "5", 1.0 or 0 for false."""
+    if annotation in (int, bool):
+        return Annotated[annotation, Strict()]
+    if get_origin(annotation) in (Union, UnionType):
+        return Union[tuple(_strict_scalars(arg) for arg in get_args(annotation))]  # noqa: UP007
+    return annotation
+
+
 def derive_model(
     source: type[SQLModel],
     name: str,
@@ -399,7 +410,7 @@ def derive_model(
         if optional:
             info.default = None
             info.default_factory = None
-        fields[field_name] = (info.annotation, info)
+        fields[field_name] = (_strict_scalars(info.annotation), info)
     model = create_model(name, __base__=ApiModel, __doc__=doc, **fields, **(extra or {}))
     return model
 

@@ -67,8 +67,8 @@ def list_categories(
         ),
     ] = None,
     sort: Annotated[
-        str,
-        Query(description="`name` or `id`, `-` prefix for descending.", max_length=20),
+        catalog.CategorySort,
+        Query(description="`name` or `id`, `-` prefix for descending."),
     ] = "id",
 ) -> CategoryPage:
     """Categories, a page at a time."""
