@@ -127,9 +127,9 @@ def page_of(item_model: type[BaseModel]) -> type[ApiModel]:
         __base__=ApiModel,
         __doc__=f"One page of {item_model.__name__.removesuffix('Read').lower()}s.",
         items=(list[item_model], Field(description="This page's items.")),
-        total=(int, Field(description="How many items match, over all pages.")),
-        limit=(int, Field(description="The page size asked for.")),
-        offset=(int, Field(description="How many matching items were skipped.")),
+        total=(int, Field(description="How many items match, over all pages.", examples=[120])),
+        limit=(int, Field(description="The page size asked for.", examples=[50])),
+        offset=(int, Field(description="How many matching items were skipped.", examples=[0])),
     )
 
 

@@ -23,6 +23,7 @@ from pydantic import (
     create_model,
 )
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -96,6 +97,17 @@ def _now_column() -> Any:
         sa_column_kwargs={"server_default": func.now(), "nullable": False},
         sa_type=DateTime(timezone=True),
         description="Set by the server.",
+        schema_extra={"examples": ["2026-11-25T09:30:00Z"]},
+    )
+
+
+def _id_column(**kwargs: Any) -> Any:
+    return Field(
+        default=None,
+        primary_key=True,
+        description="Set by the server.",
+        schema_extra={"examples": [1]},
+        **kwargs,
     )
 
 
@@ -108,7 +120,7 @@ class User(SQLModel, table=True):
         CheckConstraint("role IN ('admin', 'manager', 'viewer')", name="ck_users_role"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id_column()
     username: str = Field(
         min_length=3,
         max_length=50,
@@ -158,7 +170,7 @@ class Category(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id_column()
     name: str = Field(
         min_length=1,
         max_length=100,
@@ -206,7 +218,7 @@ class Product(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id_column()
     name: str = Field(
         min_length=1,
         max_length=200,
@@ -278,7 +290,7 @@ class StockMovement(SQLModel, table=True):
         Index("ix_stock_movements_product_id", "product_id", "id"),
     )
 
-    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    id: int | None = _id_column(sa_type=BigInteger)
     product_id: int = Field(
         sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
     )
@@ -323,7 +335,7 @@ class LowStockAlert(SQLModel, table=True):
         Index("ix_low_stock_alerts_created", "created_at", "id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = _id_column()
     product_id: int = Field(
         sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
     )
@@ -365,7 +377,7 @@ class LoginFailure(SQLModel, table=True):
         Index("ix_login_failures_address", "client_address", "created_at"),
     )
 
-    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    id: int | None = _id_column(sa_type=BigInteger)
     username: str = Field(max_length=255)
     client_address: str = Field(max_length=64)
     created_at: datetime | None = _now_column()
@@ -390,41 +402,60 @@ def _strict_scalars(annotation: Any) -> Any:
     return annotation
 
 
+def _with_default(info: FieldInfo, default: Any) -> FieldInfo:
+    """A copy of `info` with another default (PydanticUndefined: required)."""
+    changed = copy.copy(info)
+    changed.default, changed.default_factory = default, None
+    # create_model rebuilds each field from the attributes recorded as set: change them too.
+    attributes = {**info._attributes_set, "default": default, "default_factory": None}
+    if default is PydanticUndefined:
+        del attributes["default"]
+    changed._attributes_set = attributes
+    return changed
+
+
+def _without_none(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, UnionType):
+        members = tuple(arg for arg in get_args(annotation) if arg is not type(None))
+        return members[0] if len(members) == 1 else Union[members]  # noqa: UP007
+    return annotation
+
+
 def derive_model(
     source: type[SQLModel],
     name: str,
     *,
     include: tuple[str, ...],
     optional: bool = False,
+    response: bool = False,
     extra: dict[str, Any] | None = None,
     doc: str | None = None,
 ) -> type[ApiModel]:
     """Build an API shape from some of `source`'s fields, keeping their limits and docs.
 
     With `optional=True` every field may be left out (for PATCH); a field that is not nullable
-    still refuses an explicit `null`.
+    still refuses an explicit `null`. With `response=True` every field is always present, and
+    null only where the column is nullable.
     """
     fields: dict[str, Any] = {}
     for field_name in include:
-        info: FieldInfo = copy.copy(source.model_fields[field_name])
+        info = source.model_fields[field_name]
+        annotation = _strict_scalars(info.annotation)
         if optional:
-            info.default = None
-            info.default_factory = None
-        fields[field_name] = (_strict_scalars(info.annotation), info)
+            info = _with_default(info, None)
+        if response:
+            info = _with_default(info, PydanticUndefined)
+            if not source.__table__.columns[field_name].nullable:
+                annotation = _without_none(annotation)
+        fields[field_name] = (annotation, info)
     model = create_model(name, __base__=ApiModel, __doc__=doc, **fields, **(extra or {}))
     return model
 
 
-class ListEnvelope(ApiModel):
-    """Shared fields of every list response."""
-
-    total: int = Field(description="How many items match, over all pages.")
-    limit: int = Field(description="The page size asked for.")
-    offset: int = Field(description="How many matching items were skipped.")
-
-
 USER_FIELDS = ("id", "username", "role", "is_active", "created_at")
-UserRead = derive_model(User, "UserRead", include=USER_FIELDS, doc="A user, never with a password.")
+UserRead = derive_model(
+    User, "UserRead", include=USER_FIELDS, response=True, doc="A user, never with a password."
+)
 UserRegister = derive_model(
     User,
     "UserRegister",
@@ -458,13 +489,16 @@ UserUpdate = derive_model(
 )
 
 CATEGORY_WRITABLE = ("name", "description")
-CategoryRead = derive_model(Category, "CategoryRead", include=("id", *CATEGORY_WRITABLE))
+CategoryRead = derive_model(
+    Category, "CategoryRead", include=("id", *CATEGORY_WRITABLE), response=True
+)
 CategoryCreate = derive_model(Category, "CategoryCreate", include=CATEGORY_WRITABLE)
 CategoryUpdate = derive_model(Category, "CategoryUpdate", include=CATEGORY_WRITABLE, optional=True)
 CategoryRef = derive_model(
     Category,
     "CategoryRef",
     include=("id", "name"),
+    response=True,
     doc="A category a product belongs to.",
 )
 
@@ -501,7 +535,8 @@ ProductRead = derive_model(
     Product,
     "ProductRead",
     include=("id", *PRODUCT_WRITABLE, "created_at", "updated_at", "version"),
-    extra={"categories": (list[CategoryRef], Field(default_factory=list))},
+    response=True,
+    extra={"categories": (list[CategoryRef], Field(description="The product's categories."))},
     doc="A product with its categories.",
 )
 
@@ -515,7 +550,9 @@ MOVEMENT_FIELDS = (
     "user_id",
     "created_at",
 )
-StockMovementRead = derive_model(StockMovement, "StockMovementRead", include=MOVEMENT_FIELDS)
+StockMovementRead = derive_model(
+    StockMovement, "StockMovementRead", include=MOVEMENT_FIELDS, response=True
+)
 StockAdjustment = derive_model(
     StockMovement,
     "StockAdjustment",
@@ -525,6 +562,7 @@ StockAdjustment = derive_model(
 LowStockAlertRead = derive_model(
     LowStockAlert,
     "LowStockAlertRead",
+    response=True,
     include=(
         "id",
         "product_id",
