@@ -68,12 +68,13 @@ def _print_login_hint() -> None:
     from sqlmodel import Session
 
     from inventory.db import get_engine
-    from inventory.main import bootstrap_first_admin
+    from inventory.main import BOOTSTRAPPED_MARK, bootstrap_first_admin
     from inventory.models import User
     from inventory.users import ensure_admin
 
     settings = get_settings()
     bootstrap_first_admin(settings)
+    os.environ[BOOTSTRAPPED_MARK] = "1"
     with Session(get_engine()) as session:
         if session.scalar(select(func.count()).select_from(User)):
             print("Log in with an existing user (make create-admin adds an admin).")
@@ -105,10 +106,11 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
     """Production mode: migrate and bootstrap once, then several workers."""
     import uvicorn
 
-    from inventory.main import bootstrap_first_admin
+    from inventory.main import BOOTSTRAPPED_MARK, bootstrap_first_admin
 
     _prepare_database()
     bootstrap_first_admin(get_settings())
+    os.environ[BOOTSTRAPPED_MARK] = "1"
     if get_settings().metrics_enabled and workers > 1:
         # Workers share their samples through files; a fresh folder per start.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inventory-metrics-")

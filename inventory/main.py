@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -64,6 +65,10 @@ TAGS = [
 ]
 
 
+BOOTSTRAPPED_MARK = "INVENTORY_BOOTSTRAPPED"
+"""Set by `python -m inventory run|serve` for its workers: migrations and first admin are done."""
+
+
 def bootstrap_first_admin(settings: Settings) -> None:
     """Create FIRST_ADMIN_USERNAME if it is set and missing (safe with several workers)."""
     if not (settings.first_admin_username and settings.first_admin_password):
@@ -81,7 +86,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # (and time out there) instead of waiting cheaply in the event loop.
     threads = settings.db_pool_size + settings.db_max_overflow
     anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-    await anyio.to_thread.run_sync(bootstrap_first_admin, settings)
+    if not os.environ.get(BOOTSTRAPPED_MARK):  # e.g. under a bare `uvicorn inventory.main:app`
+        await anyio.to_thread.run_sync(bootstrap_first_admin, settings)
     yield
     get_engine().dispose()
 

