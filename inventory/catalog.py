@@ -240,8 +240,8 @@ def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Pr
     opened = sync_low_stock_alert(
         session, product.id, product.stock_quantity, product.low_stock_threshold
     )
-    session.commit()
     product = reload_product(session, product.id)
+    session.commit()
     if opened:
         log_low_stock(product)
     return product
@@ -287,8 +287,9 @@ def update_product(
     opened = sync_low_stock_alert(
         session, product_id, product.stock_quantity, product.low_stock_threshold
     )
-    session.commit()
+    # Read back before the commit releases the row lock: the answer is this change's result.
     product = reload_product(session, product_id)
+    session.commit()
     if opened:
         log_low_stock(product)
     return product

@@ -176,8 +176,10 @@ def adjust_stock(
 ) -> Product:
     """Add or take stock atomically, record the movement, update the alert, commit."""
     opened = _apply_delta(session, product_id, delta, reason, reference, user_id)
-    session.commit()
+    # Read back while the row is still locked, so the caller sees the result of this change,
+    # not of a concurrent one committed just after it.
     product = reload_product(session, product_id)
+    session.commit()
     if opened:
         log_low_stock(product)
     return product

@@ -1,9 +1,11 @@
 """Products, their stock adjustments and their movement ledger."""
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from sqlalchemy import func, select
 
 from inventory import catalog, stock
@@ -15,6 +17,7 @@ from inventory.http import (
     NOT_FOUND,
     PRECONDITION_FAILED,
     PROTECTED,
+    ErrorBody,
     ExactJSONRoute,
     IdPath,
     PageDep,
@@ -39,6 +42,13 @@ router = APIRouter(
 ProductPage = page_of(ProductRead)
 StockMovementPage = page_of(StockMovementRead)
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,200}$"
+ETAG_VERSION_PATTERN = re.compile(r"[0-9]{1,10}")
+
+
+class StockConflictBody(ErrorBody):
+    """A refused adjustment: why, and how many units there are."""
+
+    available: int = Field(description="The stock right now.", examples=[2])
 
 
 def etag(version: int) -> str:
@@ -51,7 +61,9 @@ def parse_if_match(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    # ASCII digits only (isdigit() alone accepts "²", which int() refuses), and no more than a
+    # version can have (int() refuses over 4,300 digits).
+    if not ETAG_VERSION_PATTERN.fullmatch(value):
         raise HTTPException(status_code=412, detail=f"If-Match {if_match!r} is not a product ETag")
     return int(value)
 
@@ -137,6 +149,7 @@ def delete_product(product_id: IdPath, session: SessionDep, _: AdminDep) -> Resp
     responses=NOT_FOUND
     | {
         409: {
+            "model": StockConflictBody,
             "description": "The stock would fall below zero; nothing changed.",
             "content": {
                 "application/json": {

@@ -1,0 +1,248 @@
+"""Real parallel requests against a running server (2 worker processes) and real PostgreSQL:
+no lost update, never below zero, one winner per version, one change per key, one alert."""
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from inventory.models import LowStockAlert, Product, Role, StockMovement
+from tests.conftest import auth_headers
+
+pytestmark = pytest.mark.live
+
+PARALLEL = 32
+
+
+@pytest.fixture
+def http(live_server: str) -> Iterator[httpx.Client]:
+    """One client for many threads, with a connection per thread."""
+    limits = httpx.Limits(max_connections=PARALLEL, max_keepalive_connections=PARALLEL)
+    with httpx.Client(base_url=live_server, timeout=20, limits=limits) as client:
+        yield client
+
+
+@pytest.fixture
+def staff(make_user) -> dict[str, str]:
+    """Headers of a manager for the live server (same database, same secret)."""
+    return auth_headers(make_user(Role.manager, "warehouse"))
+
+
+@pytest.fixture
+def make_product(http: httpx.Client, staff: dict[str, str]) -> Callable[..., dict]:
+    counter = iter(range(1, 1000))
+
+    def make(stock_quantity: int, low_stock_threshold: int = 10) -> dict:
+        response = http.post(
+            "/api/v1/products",
+            json={
+                "name": f"Item {next(counter)}",
+                "price": "1.00",
+                "stock_quantity": stock_quantity,
+                "low_stock_threshold": low_stock_threshold,
+            },
+            headers=staff,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return make
+
+
+def in_parallel(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
+    """Run all calls at once, up to PARALLEL at a time; the responses in call order."""
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def adjust_call(http, headers, product_id: int, delta: int) -> Callable[[], httpx.Response]:
+    return lambda: http.post(
+        f"/api/v1/products/{product_id}/stock",
+        json={"delta": delta, "reason": "parallel"},
+        headers=headers,
+    )
+
+
+def stock_of(db: Session, product_id: int) -> int:
+    return db.scalar(
+        select(Product.stock_quantity)
+        .where(Product.id == product_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def ledger_sum(db: Session, product_id: int) -> int:
+    return db.scalar(
+        select(func.coalesce(func.sum(StockMovement.delta), 0)).where(
+            StockMovement.product_id == product_id
+        )
+    )
+
+
+def movement_count(db: Session, product_id: int) -> int:
+    return db.scalar(
+        select(func.count())
+        .select_from(StockMovement)
+        .where(StockMovement.product_id == product_id)
+    )
+
+
+def active_alert_count(db: Session, product_id: int) -> int:
+    return db.scalar(
+        select(func.count())
+        .select_from(LowStockAlert)
+        .where(LowStockAlert.product_id == product_id, LowStockAlert.active)
+    )
+
+
+def test_parallel_takes_never_drive_stock_below_zero(db, http, staff, make_product):
+    product = make_product(stock_quantity=60)
+    responses = in_parallel([adjust_call(http, staff, product["id"], -1) for _ in range(100)])
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {200: 60, 409: 40}
+    refusal = next(response for response in responses if response.status_code == 409)
+    assert refusal.json()["available"] == 0
+    assert stock_of(db, product["id"]) == 0
+    assert ledger_sum(db, product["id"]) == 0
+    assert movement_count(db, product["id"]) == 61
+    served = sorted(r.json()["stock_quantity"] for r in responses if r.status_code == 200)
+    assert served == list(range(60))
+
+
+def test_parallel_mixed_adjustments_sum_exactly(db, http, staff, make_product):
+    product = make_product(stock_quantity=100)
+    deltas = [3, -2, 1] * 30
+    responses = in_parallel([adjust_call(http, staff, product["id"], d) for d in deltas])
+    assert [response.status_code for response in responses] == [200] * 90
+    assert stock_of(db, product["id"]) == 100 + sum(deltas)
+    assert ledger_sum(db, product["id"]) == 100 + sum(deltas)
+    versions = sorted(response.json()["version"] for response in responses)
+    assert versions == list(range(product["version"] + 1, product["version"] + 91))
+
+
+def test_parallel_patches_with_one_etag_have_one_winner(db, http, staff, make_product):
+    product = make_product(stock_quantity=30)
+    etag = f'"{product["version"]}"'
+
+    def patch(number: int) -> Callable[[], httpx.Response]:
+        return lambda: http.patch(
+            f"/api/v1/products/{product['id']}",
+            json={"name": f"Edit {number}", "stock_quantity": number},
+            headers={**staff, "If-Match": etag},
+        )
+
+    responses = in_parallel([patch(number) for number in range(20)])
+    statuses = Counter(response.status_code for response in responses)
+    assert statuses == {200: 1, 412: 19}
+    winner = next(response for response in responses if response.status_code == 200).json()
+    stored = db.get(Product, product["id"], populate_existing=True)
+    assert (stored.name, stored.stock_quantity) == (winner["name"], winner["stock_quantity"])
+    assert stored.version == product["version"] + 1
+    assert movement_count(db, product["id"]) <= 2
+    assert ledger_sum(db, product["id"]) == stored.stock_quantity
+
+
+def test_parallel_retries_with_one_key_apply_once(db, http, staff, make_product):
+    product = make_product(stock_quantity=50)
+    headers = {**staff, "Idempotency-Key": "order-1042"}
+    responses = in_parallel([adjust_call(http, headers, product["id"], -5) for _ in range(20)])
+    assert [response.status_code for response in responses] == [200] * 20
+    bodies = {response.text for response in responses}
+    assert len(bodies) == 1
+    assert responses[0].json()["stock_quantity"] == 45
+    replayed = [r for r in responses if r.headers.get("Idempotent-Replayed") == "true"]
+    assert len(replayed) == 19
+    assert stock_of(db, product["id"]) == 45
+    assert movement_count(db, product["id"]) == 2
+
+
+def test_parallel_takes_across_the_threshold_open_one_alert_per_product(
+    db, http, staff, make_product
+):
+    products = [make_product(stock_quantity=start) for start in (15, 16, 18, 20, 25)]
+    calls = [adjust_call(http, staff, product["id"], -1) for _ in range(15) for product in products]
+    responses = in_parallel(calls)
+    assert [r.status_code for r in responses] == [200] * len(calls), [
+        r.text for r in responses if r.status_code != 200
+    ][:3]
+    for product in products:
+        assert stock_of(db, product["id"]) == product["stock_quantity"] - 15
+        assert active_alert_count(db, product["id"]) == 1
+        total_alerts = db.scalar(
+            select(func.count())
+            .select_from(LowStockAlert)
+            .where(LowStockAlert.product_id == product["id"])
+        )
+        assert total_alerts == 1
+
+
+def test_parallel_ups_and_downs_at_the_threshold_leave_one_consistent_alert(
+    db, http, staff, make_product
+):
+    products = [make_product(stock_quantity=start) for start in (9, 10, 11)]
+    calls = [
+        adjust_call(http, staff, product["id"], delta)
+        for delta in (1, -1) * 15
+        for product in products
+    ]
+    responses = in_parallel(calls)
+    assert all(response.status_code == 200 for response in responses)
+    for product in products:
+        stock_quantity = stock_of(db, product["id"])
+        assert stock_quantity == product["stock_quantity"]
+        assert active_alert_count(db, product["id"]) == (1 if stock_quantity <= 10 else 0)
+        assert ledger_sum(db, product["id"]) == stock_quantity
+
+
+def test_parallel_threshold_changes_leave_at_most_one_active_alert(db, http, staff, make_product):
+    product = make_product(stock_quantity=50, low_stock_threshold=10)
+
+    def set_threshold(threshold: int) -> Callable[[], httpx.Response]:
+        return lambda: http.patch(
+            f"/api/v1/products/{product['id']}",
+            json={"low_stock_threshold": threshold},
+            headers=staff,
+        )
+
+    thresholds = [60, 70, 40, 80, 55, 30] * 4 + [65]
+    responses = in_parallel([set_threshold(threshold) for threshold in thresholds])
+    assert all(response.status_code == 200 for response in responses)
+    stored = db.get(Product, product["id"], populate_existing=True)
+    assert active_alert_count(db, product["id"]) == (
+        1 if stored.stock_quantity <= stored.low_stock_threshold else 0
+    )
+    # Once more, every request pushing it low: exactly one active alert however they interleave.
+    responses = in_parallel([set_threshold(threshold) for threshold in (60, 70, 80, 90) * 5])
+    assert all(response.status_code == 200 for response in responses)
+    assert active_alert_count(db, product["id"]) == 1
+
+
+def test_parallel_stock_patches_and_adjustments_keep_the_ledger_summing_to_the_stock(
+    db, http, staff, make_product
+):
+    product = make_product(stock_quantity=100)
+
+    def set_stock(quantity: int) -> Callable[[], httpx.Response]:
+        return lambda: http.patch(
+            f"/api/v1/products/{product['id']}",
+            json={"stock_quantity": quantity},
+            headers=staff,
+        )
+
+    calls = [adjust_call(http, staff, product["id"], delta) for delta in (5, -3) * 20]
+    calls += [set_stock(quantity) for quantity in (80, 120, 95, 110, 100) * 4]
+    responses = in_parallel(calls)
+    assert all(response.status_code == 200 for response in responses)
+    stock_quantity = stock_of(db, product["id"])
+    assert ledger_sum(db, product["id"]) == stock_quantity
+    last = db.scalar(
+        select(StockMovement.quantity_after)
+        .where(StockMovement.product_id == product["id"])
+        .order_by(StockMovement.id.desc())
+        .limit(1)
+    )
+    assert last == stock_quantity
