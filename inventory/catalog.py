@@ -247,13 +247,6 @@ def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Pr
     return product
 
 
-def _lock_product(session: Session, product_id: int) -> Product:
-    product = session.get(Product, product_id, with_for_update=True, populate_existing=True)
-    if product is None:
-        raise not_found("product", product_id)
-    return product
-
-
 def update_product(
     session: Session,
     product_id: int,
@@ -265,7 +258,7 @@ def update_product(
 
     With `expected_version`, a product changed meanwhile is refused with 412.
     """
-    product = _lock_product(session, product_id)
+    product = reload_product(session, product_id, lock=True)
     if expected_version is not None and product.version != expected_version:
         session.rollback()
         raise HTTPException(

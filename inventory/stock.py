@@ -107,9 +107,12 @@ def log_low_stock(product: Product) -> None:
     )
 
 
-def reload_product(session: Session, product_id: int) -> Product:
-    """The product as the database has it now, with its categories."""
-    product = session.get(Product, product_id, populate_existing=True)
+def reload_product(session: Session, product_id: int, *, lock: bool = False) -> Product:
+    """The product as the database has it now, with its categories (404 if none).
+
+    With `lock`, its row stays locked (FOR UPDATE) until the transaction ends.
+    """
+    product = session.get(Product, product_id, with_for_update=lock, populate_existing=True)
     if product is None:
         raise not_found("product", product_id)
     return product
