@@ -128,19 +128,17 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
 
 def create_admin(username: str | None, password: str | None) -> None:
     """Create an admin from flags, or by asking."""
-    from pydantic import ValidationError
     from sqlmodel import Session
 
     from inventory.db import get_engine
-    from inventory.models import UserRegister
-    from inventory.users import ensure_admin
+    from inventory.users import check_credentials, ensure_admin
 
     username = username or input("Admin username: ").strip()
     password = password or getpass.getpass("Admin password: ")
     try:
-        UserRegister.model_validate({"username": username, "password": password})
-    except ValidationError as error:
-        sys.exit(f"error: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}")
+        check_credentials(username, password)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
     _prepare_database()
     with Session(get_engine()) as session:
         if not ensure_admin(session, username, password):
@@ -173,6 +171,13 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as error:
         sys.exit(f"configuration error: {error}")
     configure_logging(settings.log_level, json_lines=settings.is_production)
+    try:
+        _dispatch(args)
+    except SettingsError as error:
+        sys.exit(f"configuration error: {error}")
+
+
+def _dispatch(args: argparse.Namespace) -> None:
     if args.command == "run":
         run(args.host, args.port)
     elif args.command == "serve":

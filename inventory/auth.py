@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from inventory.config import get_settings
 from inventory.db import SessionDep
-from inventory.models import BCRYPT_MAX_BYTES, Role, User
+from inventory.models import BCRYPT_MAX_BYTES, MAX_DB_INT, Role, User
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,11 @@ def _user_id_from_token(token: str) -> int:
             algorithms=[JWT_ALGORITHM],
             options={"require_exp": True, "require_iat": True, "require_sub": True},
         )
-        return int(claims["sub"])
+        user_id = int(claims["sub"])
+        if not 1 <= user_id <= MAX_DB_INT:
+            # Out of the id column's range: the database would refuse the lookup itself.
+            raise ValueError("sub is not a user id")
+        return user_id
     except (JWTError, JWKError, ValueError, TypeError, KeyError) as error:
         raise unauthorized("invalid or expired token") from error
 

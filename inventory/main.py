@@ -19,7 +19,7 @@ from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from inventory.config import Settings, get_settings
+from inventory.config import Settings, SettingsError, get_settings
 from inventory.db import get_engine
 from inventory.logs import configure_logging
 from inventory.middleware import RequestContextMiddleware
@@ -74,8 +74,14 @@ def bootstrap_first_admin(settings: Settings) -> None:
     if not (settings.first_admin_username and settings.first_admin_password):
         return
     with Session(get_engine()) as session:
-        if ensure_admin(session, settings.first_admin_username, settings.first_admin_password):
-            logger.info("created the first admin %r", settings.first_admin_username)
+        try:
+            created = ensure_admin(
+                session, settings.first_admin_username, settings.first_admin_password
+            )
+        except ValueError as error:
+            raise SettingsError(f"FIRST_ADMIN_USERNAME/FIRST_ADMIN_PASSWORD: {error}") from None
+    if created:
+        logger.info("created the first admin %r", settings.first_admin_username)
 
 
 @asynccontextmanager

@@ -33,8 +33,19 @@ def _retry_after(session: Session, column, value: str, limit: int, since: dateti
     return max(1, math.ceil((oldest + window - datetime.now(UTC)).total_seconds()))
 
 
+LOGIN_LOCK_CLASS = 7_429
+"""The first key of the per-username advisory locks, keeping them apart from any others."""
+
+
 def check_login_allowed(session: Session, username: str, client_address: str) -> None:
-    """Raise 429 with `Retry-After` when this username or address has failed too often."""
+    """Raise 429 with `Retry-After` when this username or address has failed too often.
+
+    Locks the username until the transaction ends (the attempt is recorded or forgiven), so
+    parallel guesses are counted one after another instead of all passing this check at once.
+    """
+    session.execute(
+        select(func.pg_advisory_xact_lock(LOGIN_LOCK_CLASS, func.hashtext(username.lower())))
+    )
     settings = get_settings()
     since = datetime.now(UTC) - timedelta(seconds=settings.login_failure_window_seconds)
     checks = (

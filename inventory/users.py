@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
 
 from inventory.auth import find_user_by_name, hash_password
 from inventory.http import commit_or_conflict, conflict, not_found
-from inventory.models import Role, User
+from inventory.models import Role, User, UserRegister
 
 
 def create_user(
@@ -71,11 +72,21 @@ def delete_user(session: Session, user_id: int) -> None:
     session.commit()
 
 
+def check_credentials(username: str, password: str) -> None:
+    """Raise ValueError, saying what is wrong, unless these make a valid user."""
+    try:
+        UserRegister.model_validate({"username": username, "password": password})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ValueError(f"{first['loc'][0]}: {first['msg']}") from None
+
+
 def ensure_admin(session: Session, username: str, password: str) -> bool:
     """Create the admin `username` unless a user of that name exists; True when created.
 
     Safe when several workers start at once: the unique index decides, the others do nothing.
     """
+    check_credentials(username, password)
     if find_user_by_name(session, username) is not None:
         return False
     created = session.execute(

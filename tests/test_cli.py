@@ -104,3 +104,16 @@ def test_serve_refuses_to_start_in_production_without_a_secret_key():
 
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_serve_refuses_a_first_admin_that_is_not_a_valid_user(db):
+    result = inventory_command(
+        "serve",
+        "--port",
+        "1",
+        FIRST_ADMIN_USERNAME="no spaces",
+        FIRST_ADMIN_PASSWORD="long-enough",
+    )
+    assert result.returncode != 0
+    assert "FIRST_ADMIN_USERNAME" in result.stderr
+    assert users(db) == []

@@ -2,8 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from inventory.auth import (
@@ -32,6 +31,13 @@ from inventory.throttle import (
 from inventory.users import create_user
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=ExactJSONRoute)
+
+
+class LoginForm(BaseModel):
+    """The OAuth2 password form; other OAuth2 fields (grant_type, scope) are accepted and unused."""
+
+    username: str = Field(max_length=255, examples=["alice"])
+    password: str = Field(max_length=1024, examples=["correct-horse-42"])
 
 
 class Token(BaseModel):
@@ -71,7 +77,7 @@ def register(
     responses=UNAUTHORIZED | INVALID | TOO_MANY,
 )
 def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[LoginForm, Form()],
     session: SessionDep,
     request: Request,
 ) -> Token:

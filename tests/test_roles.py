@@ -1,0 +1,140 @@
+"""The role matrix (issue 3 point 6): every /api/v1 route has an explicit rule, and keeps it.
+
+The routes come from the app's own route table, so a new route without a rule here fails
+`test_every_api_route_has_an_explicit_rule` until someone decides who may call it.
+"""
+
+import pytest
+from fastapi.routing import iter_route_contexts
+
+from inventory.main import app
+from inventory.models import Role
+from tests.conftest import PASSWORD, auth_headers
+
+OPEN = frozenset()
+"""No token needed."""
+ANYONE = frozenset(Role)
+WRITERS = frozenset({Role.admin, Role.manager})
+ADMIN = frozenset({Role.admin})
+
+RULES: dict[tuple[str, str], frozenset[Role]] = {
+    ("POST", "/api/v1/auth/register"): OPEN,
+    ("POST", "/api/v1/auth/login"): OPEN,
+    ("GET", "/api/v1/auth/me"): ANYONE,
+    ("GET", "/api/v1/users"): ADMIN,
+    ("POST", "/api/v1/users"): ADMIN,
+    ("GET", "/api/v1/users/{user_id}"): ADMIN,
+    ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
+    ("DELETE", "/api/v1/users/{user_id}"): ADMIN,
+    ("GET", "/api/v1/products"): ANYONE,
+    ("POST", "/api/v1/products"): WRITERS,
+    ("GET", "/api/v1/products/{product_id}"): ANYONE,
+    ("PATCH", "/api/v1/products/{product_id}"): WRITERS,
+    ("DELETE", "/api/v1/products/{product_id}"): ADMIN,
+    ("POST", "/api/v1/products/{product_id}/stock"): WRITERS,
+    ("GET", "/api/v1/products/{product_id}/stock-movements"): ANYONE,
+    ("GET", "/api/v1/categories"): ANYONE,
+    ("POST", "/api/v1/categories"): WRITERS,
+    ("GET", "/api/v1/categories/{category_id}"): ANYONE,
+    ("GET", "/api/v1/categories/{category_id}/products"): ANYONE,
+    ("PATCH", "/api/v1/categories/{category_id}"): WRITERS,
+    ("DELETE", "/api/v1/categories/{category_id}"): ADMIN,
+    ("GET", "/api/v1/inventory/low-stock"): ANYONE,
+    ("GET", "/api/v1/alerts"): ANYONE,
+}
+"""(method, path) → the roles that may call it; OPEN needs no token."""
+
+BODIES: dict[tuple[str, str], dict] = {
+    ("POST", "/api/v1/users"): {"username": "newcomer", "password": PASSWORD, "role": "viewer"},
+    ("PATCH", "/api/v1/users/{user_id}"): {"is_active": True},
+    ("POST", "/api/v1/products"): {"name": "Rake", "price": "9.99"},
+    ("PATCH", "/api/v1/products/{product_id}"): {"description": "Now longer"},
+    ("POST", "/api/v1/products/{product_id}/stock"): {"delta": 1, "reason": "recount"},
+    ("POST", "/api/v1/categories"): {"name": "Kitchen"},
+    ("PATCH", "/api/v1/categories/{category_id}"): {"description": "Outside"},
+}
+"""A valid body for each write, so an allowed call gets past validation into the route."""
+
+PROTECTED = sorted(route for route, roles in RULES.items() if roles)
+
+
+def api_routes() -> set[tuple[str, str]]:
+    """Every (method, path) the app serves under /api/v1, from its own route table."""
+    found = set()
+    for route in iter_route_contexts(app.routes):
+        if route.path and route.path.startswith("/api/v1"):
+            found.update((method, route.path) for method in route.methods or {"ANY"})
+    return found
+
+
+def route_id(route: tuple[str, str]) -> str:
+    return " ".join(route)
+
+
+@pytest.fixture
+def url_for(product, category, make_user):
+    """Fills a route's path with real ids: the fixture product and category, a target user."""
+    target = make_user(Role.viewer, "target")
+    ids = {"product_id": product["id"], "category_id": category["id"], "user_id": target.id}
+    return lambda path: path.format(**ids)
+
+
+def call(client, route: tuple[str, str], url_for, headers: dict[str, str] | None = None):
+    method, path = route
+    return client.request(method, url_for(path), json=BODIES.get(route), headers=headers)
+
+
+def test_every_api_route_has_an_explicit_rule():
+    assert api_routes() == set(RULES)
+
+
+def test_only_register_and_login_are_open():
+    open_routes = {route for route, roles in RULES.items() if not roles}
+    assert open_routes == {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/login")}
+
+
+def test_register_needs_no_token(client):
+    response = client.post(
+        "/api/v1/auth/register", json={"username": "alice", "password": PASSWORD}
+    )
+    assert response.status_code == 201
+
+
+def test_login_needs_no_token(client, make_user):
+    make_user(username="alice")
+    response = client.post("/api/v1/auth/login", data={"username": "alice", "password": PASSWORD})
+    assert response.status_code == 200
+
+
+def outcome(response) -> str:
+    """What a call came to, as the matrix sees it."""
+    if response.status_code == 401 and response.headers.get("WWW-Authenticate") == "Bearer":
+        return "401 Bearer"
+    if response.status_code == 403 and "admin" in response.json()["detail"]:
+        return "403"
+    if response.status_code in (401, 403) or response.status_code >= 500:
+        return f"unexpected {response.status_code}: {response.text}"
+    return "allowed"
+
+
+@pytest.mark.parametrize("route", PROTECTED, ids=route_id)
+def test_each_caller_gets_exactly_the_rule_of_the_route(client, request, url_for, route):
+    expected = {"no token": "401 Bearer"} | {
+        role.value: "allowed" if role in RULES[route] else "403" for role in Role
+    }
+    observed = {"no token": outcome(call(client, route, url_for))}
+    # Refused roles first: an allowed call (a delete) may change what the next one finds.
+    for role in sorted(Role, key=lambda role: role in RULES[route]):
+        headers = request.getfixturevalue(role.value)  # the headers fixture
+        observed[role.value] = outcome(call(client, route, url_for, headers))
+    assert observed == expected
+
+
+def test_a_user_gets_only_the_rule_of_their_current_role(client, db, manager_user, url_for):
+    headers = auth_headers(manager_user)
+    route = ("DELETE", "/api/v1/categories/{category_id}")
+    assert call(client, route, url_for, headers).status_code == 403
+    stored = db.merge(manager_user)
+    stored.role = Role.admin
+    db.commit()
+    assert call(client, route, url_for, headers).status_code == 204
