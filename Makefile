@@ -4,10 +4,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# HOST, PORT and WORKERS: from `make run PORT=8123`, the environment, or .env (default 127.0.0.1:8000).
+HOST ?=
+PORT ?=
 WORKERS ?=
-export HOST PORT
+SERVER_FLAGS = $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
 .PHONY: help install run serve test migrate downgrade revision create-admin lint fmt clean
@@ -25,10 +26,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 install: $(VENV)/.installed ## Make .venv and install the dependencies
 
 run: $(VENV)/.installed ## Serve with reload on HOST:PORT (embedded PostgreSQL unless DATABASE_URL)
-	$(PY) -m inventory run --host $(HOST) --port $(PORT)
+	$(PY) -m inventory run $(SERVER_FLAGS)
 
 serve: $(VENV)/.installed ## Production server: migrate once, then WORKERS workers (default: one per core)
-	$(PY) -m inventory serve --host $(HOST) --port $(PORT) $(if $(WORKERS),--workers $(WORKERS))
+	$(PY) -m inventory serve $(SERVER_FLAGS) $(if $(WORKERS),--workers $(WORKERS))
 
 test: $(VENV)/.installed ## Run the test suite against a throwaway PostgreSQL (or TEST_DATABASE_URL)
 	$(PY) -m pytest $(ARGS)

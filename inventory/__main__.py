@@ -12,6 +12,7 @@ import getpass
 import logging
 import os
 import secrets
+import signal
 import sys
 import tempfile
 from typing import TYPE_CHECKING
@@ -76,12 +77,22 @@ def _print_login_hint() -> None:
     bootstrap_first_admin(settings)
     os.environ[BOOTSTRAPPED_MARK] = "1"
     with Session(get_engine()) as session:
-        if session.scalar(select(func.count()).select_from(User)):
+        if session.scalar(select(func.count()).select_from(User)) or settings.is_production:
             print("Log in with an existing user (make create-admin adds an admin).")
             return
         password = secrets.token_urlsafe(12)
         ensure_admin(session, "admin", password)
     print(f"Created a development admin: username 'admin', password '{password}'.")
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Let SIGTERM end this process through SystemExit, so exit handlers run (they stop the
+    embedded PostgreSQL). uvicorn restores this handler and re-raises the signal at shutdown."""
+
+    def exit_now(signum: int, frame: object) -> None:
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, exit_now)
 
 
 def run(host: str, port: int) -> None:
@@ -90,6 +101,7 @@ def run(host: str, port: int) -> None:
 
     _prepare_database()
     _print_login_hint()
+    _exit_cleanly_on_sigterm()
     print(f"Serving on http://{host}:{port} — API docs at http://{host}:{port}/docs")
     uvicorn.run(
         "inventory.main:app",
@@ -114,6 +126,7 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
     if get_settings().metrics_enabled and workers > 1:
         # Workers share their samples through files; a fresh folder per start.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inventory-metrics-")
+    _exit_cleanly_on_sigterm()
     uvicorn.run(
         "inventory.main:app",
         host=host,
@@ -148,6 +161,10 @@ def create_admin(username: str | None, password: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the command."""
+    try:
+        settings = get_settings()  # first: it loads .env, which may set HOST, PORT and WORKERS
+    except SettingsError as error:
+        sys.exit(f"configuration error: {error}")
     parser = argparse.ArgumentParser(prog="python -m inventory")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("run", "serve"):
@@ -166,10 +183,6 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--username")
     admin.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
     args = parser.parse_args(argv)
-    try:
-        settings = get_settings()
-    except SettingsError as error:
-        sys.exit(f"configuration error: {error}")
     configure_logging(settings.log_level, json_lines=settings.is_production)
     try:
         _dispatch(args)

@@ -120,7 +120,8 @@ def settings_from_environment() -> Settings:
     python-dotenv's default, which misses it once the package is installed elsewhere); variables
     already in the environment win over it.
     """
-    load_dotenv(find_dotenv(usecwd=True), override=False)
+    env_file = os.environ.get("ENV_FILE") or find_dotenv(".env", usecwd=True)
+    load_dotenv(env_file, override=False)
     database_url = os.environ.get("DATABASE_URL", "").strip()
     settings = Settings(
         environment=_choice("ENVIRONMENT", "development", ENVIRONMENTS),

@@ -35,6 +35,7 @@ def _test_database_url() -> str:
 # The settings are read once per process, so the test environment is fixed before any app import.
 os.environ.update(
     {
+        "ENV_FILE": os.devnull,  # a developer's .env must not reach the tests
         "ENVIRONMENT": "test",
         "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
         "BCRYPT_ROUNDS": "4",

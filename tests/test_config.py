@@ -38,7 +38,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> pytest.MonkeyPatch:
     even after `load_dotenv` writes it into `os.environ`.
     """
     monkeypatch.chdir(tmp_path)
-    for name in SETTING_NAMES:
+    for name in (*SETTING_NAMES, "ENV_FILE"):
         monkeypatch.setenv(name, "placeholder")
         monkeypatch.delenv(name)
     return monkeypatch
@@ -205,3 +205,10 @@ def test_real_environment_variables_win_over_the_dotenv_file(env, tmp_path):
     settings = settings_from_environment()
     assert settings.low_stock_threshold == 4
     assert settings.log_level == "ERROR"
+
+
+def test_env_file_names_another_file_to_read(env, tmp_path):
+    (tmp_path / ".env").write_text("LOW_STOCK_THRESHOLD=7\n")
+    (tmp_path / "staging.env").write_text("LOW_STOCK_THRESHOLD=3\n")
+    env.setenv("ENV_FILE", str(tmp_path / "staging.env"))
+    assert settings_from_environment().low_stock_threshold == 3
