@@ -103,7 +103,8 @@ def unauthorized(detail: str = "not authenticated") -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _user_id_from_token(token: str) -> int:
+def _read_token(token: str) -> tuple[int, int]:
+    """The user id and issue time (epoch seconds) of a valid token; 401 for any other."""
     try:
         claims = jwt.decode(
             token,
@@ -111,13 +112,18 @@ def _user_id_from_token(token: str) -> int:
             algorithms=[JWT_ALGORITHM],
             options={"require_exp": True, "require_iat": True, "require_sub": True},
         )
-        user_id = int(claims["sub"])
+        user_id, issued_at = int(claims["sub"]), int(claims["iat"])
         if not 1 <= user_id <= MAX_DB_INT:
             # Out of the id column's range: the database would refuse the lookup itself.
             raise ValueError("sub is not a user id")
-        return user_id
+        return user_id, issued_at
     except (JWTError, JWKError, ValueError, TypeError, KeyError) as error:
         raise unauthorized("invalid or expired token") from error
+
+
+def _issued_before_password_change(issued_at: int, user: User) -> bool:
+    # `iat` has whole seconds: a token from the same second as the change still counts.
+    return issued_at < int(user.credentials_changed_at.timestamp())
 
 
 def get_optional_user(
@@ -128,8 +134,9 @@ def get_optional_user(
     """The caller when a token is sent (it must be valid), else None."""
     if token is None:
         return None
-    user = session.get(User, _user_id_from_token(token))
-    if user is None or not user.is_active:
+    user_id, issued_at = _read_token(token)
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or _issued_before_password_change(issued_at, user):
         raise unauthorized("invalid or expired token")
     request.state.user_id = user.id
     return user

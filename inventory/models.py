@@ -140,6 +140,12 @@ class User(SQLModel, table=True):
         description="A disabled user cannot log in and their tokens stop working.",
     )
     created_at: datetime | None = _now_column()
+    credentials_changed_at: datetime | None = Field(
+        default=None,
+        sa_column_kwargs={"server_default": func.now(), "nullable": False},
+        sa_type=DateTime(timezone=True),
+        description="When the password last changed: tokens issued before it stop working.",
+    )
 
 
 class ProductCategory(SQLModel, table=True):

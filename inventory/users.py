@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
 
@@ -56,6 +56,7 @@ def update_user(session: Session, user_id: int, changes: dict[str, Any]) -> User
     password = changes.pop("password", None)
     if password is not None:
         user.password_hash = hash_password(password)
+        user.credentials_changed_at = func.now()  # ends the tokens issued before
     for name, value in changes.items():
         if value is not None:
             setattr(user, name, value)

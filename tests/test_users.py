@@ -1,9 +1,14 @@
 """User administration (issue 3 point 7): admins manage users; changes bite at once."""
 
+import time
+
 import pytest
+from jose import jwt
+from sqlalchemy import text
 from sqlmodel import select
 
 from inventory.auth import verify_password
+from inventory.config import get_settings
 from inventory.models import Role, User
 from tests.conftest import PASSWORD, auth_headers
 
@@ -389,3 +394,42 @@ def test_a_manager_cannot_delete_a_product_or_a_category(client, manager, produc
     assert client.delete(f"/api/v1/categories/{category['id']}", headers=manager).status_code == 403
     assert client.get(f"/api/v1/products/{product['id']}", headers=manager).status_code == 200
     assert client.get(f"/api/v1/categories/{category['id']}", headers=manager).status_code == 200
+
+
+def test_a_password_change_ends_the_tokens_issued_before_it(client, admin, make_user, db):
+    user = make_user(Role.manager, "carol")
+    db.execute(
+        text("UPDATE users SET credentials_changed_at = now() - interval '1 hour' WHERE id = :id"),
+        {"id": user.id},
+    )
+    db.commit()
+    issued_earlier = {
+        "Authorization": "Bearer "
+        + jwt.encode(
+            {"sub": str(user.id), "iat": int(time.time()) - 60, "exp": int(time.time()) + 600},
+            get_settings().secret_key,
+            algorithm="HS256",
+        )
+    }
+    assert client.get("/api/v1/auth/me", headers=issued_earlier).status_code == 200
+
+    response = client.patch(
+        f"/api/v1/users/{user.id}", json={"password": "a-brand-new-secret"}, headers=admin
+    )
+
+    assert response.status_code == 200
+    assert client.get("/api/v1/auth/me", headers=issued_earlier).status_code == 401
+    new_login = client.post(
+        "/api/v1/auth/login", data={"username": "carol", "password": "a-brand-new-secret"}
+    )
+    fresh = {"Authorization": f"Bearer {new_login.json()['access_token']}"}
+    assert client.get("/api/v1/auth/me", headers=fresh).status_code == 200
+
+
+def test_a_role_change_keeps_the_tokens_already_issued(client, admin, make_user):
+    user = make_user(Role.manager, "dave")
+    headers = auth_headers(user)
+    client.patch(f"/api/v1/users/{user.id}", json={"role": "viewer"}, headers=admin)
+    me = client.get("/api/v1/auth/me", headers=headers)
+    assert me.status_code == 200
+    assert me.json()["role"] == "viewer"
