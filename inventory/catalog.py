@@ -288,23 +288,11 @@ def update_product(
     return product
 
 
-def delete_product(session: Session, product_id: int) -> None:
-    """Delete a product with its links, ledger and alerts; its categories stay."""
-    deleted = session.execute(
-        delete(Product).where(Product.id == product_id).returning(Product.id)
-    ).first()
+def delete_by_id(session: Session, model: type[Product | Category], row_id: int) -> None:
+    """Delete one product or category (404 if none). The foreign keys cascade: a product takes
+    its links, ledger and alerts along; a category only its links, never a product."""
+    deleted = session.execute(delete(model).where(model.id == row_id).returning(model.id)).first()
     if deleted is None:
         session.rollback()
-        raise not_found("product", product_id)
-    session.commit()
-
-
-def delete_category(session: Session, category_id: int) -> None:
-    """Delete a category and unlink its products; no product is deleted."""
-    deleted = session.execute(
-        delete(Category).where(Category.id == category_id).returning(Category.id)
-    ).first()
-    if deleted is None:
-        session.rollback()
-        raise not_found("category", category_id)
+        raise not_found(model.__name__.lower(), row_id)
     session.commit()

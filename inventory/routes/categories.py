@@ -111,5 +111,5 @@ def update_category(
 @router.delete("/{category_id}", status_code=204, summary="Delete a category", responses=NOT_FOUND)
 def delete_category(category_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
     """Delete a category. Its products stay; they only lose this category."""
-    catalog.delete_category(session, category_id)
+    catalog.delete_by_id(session, Category, category_id)
     return Response(status_code=204)

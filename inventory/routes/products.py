@@ -25,6 +25,7 @@ from inventory.http import (
     page_of,
 )
 from inventory.models import (
+    Product,
     ProductCreate,
     ProductRead,
     ProductUpdate,
@@ -139,7 +140,7 @@ def update_product(
 @router.delete("/{product_id}", status_code=204, summary="Delete a product", responses=NOT_FOUND)
 def delete_product(product_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
     """Delete a product with its ledger and alerts; its categories stay."""
-    catalog.delete_product(session, product_id)
+    catalog.delete_by_id(session, Product, product_id)
     return Response(status_code=204)
 
 
