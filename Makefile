@@ -56,5 +56,12 @@ fmt: $(VENV)/.installed ## Fix what ruff can and format the code
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+.PHONY: bench bench-smoke
+bench: $(VENV)/.installed ## Load benchmark against a bare app (needs wrk: apt-get install wrk); ARGS="--products 1000000"
+	$(PY) -m bench $(ARGS)
+
+bench-smoke: $(VENV)/.installed ## A 2-second bench run (2,000 products, one scenario), as CI runs it
+	$(PY) -m bench --smoke
+
 clean: ## Remove the virtual environment and caches (keeps the database in .pgdata)
 	rm -rf $(VENV) .pytest_cache .ruff_cache

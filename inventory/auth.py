@@ -7,7 +7,7 @@ changing the role of a user takes effect at once for tokens already issued.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated
@@ -17,11 +17,11 @@ from fastapi.security import OAuth2PasswordBearer
 from jose import JWTError, jwt
 from jose.exceptions import JWKError
 from passlib.context import CryptContext
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from inventory.config import get_settings
-from inventory.db import SessionDep
+from inventory.db import get_autocommit_engine
 from inventory.models import BCRYPT_MAX_BYTES, MAX_DB_INT, Role, User
 
 logger = logging.getLogger(__name__)
@@ -126,34 +126,48 @@ def _issued_before_password_change(issued_at: int, user: User) -> bool:
     return issued_at < int(user.credentials_changed_at.timestamp())
 
 
+USER_BY_ID = select(User.__table__).where(User.__table__.c.id == bindparam("user_id"))
+
+
+def _load_user(user_id: int) -> User | None:
+    """The user as the database has it now (a User outside any session, for reading).
+
+    One statement in autocommit, on a connection handed back before the route runs: no
+    transaction to begin and end, no connection held while the route waits for a thread, and
+    no ORM session to set up and tear down on every request.
+    """
+    with get_autocommit_engine().connect() as connection:
+        row = connection.execute(USER_BY_ID, {"user_id": user_id}).first()
+    return None if row is None else User(**row._mapping)
+
+
 def get_optional_user(
     request: Request,
-    session: SessionDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User | None:
     """The caller when a token is sent (it must be valid), else None."""
     if token is None:
         return None
     user_id, issued_at = _read_token(token)
-    user = session.get(User, user_id)
+    user = _load_user(user_id)
     if user is None or not user.is_active or _issued_before_password_change(issued_at, user):
         raise unauthorized("invalid or expired token")
     request.state.user_id = user.id
     return user
 
 
-def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+async def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
     """The authenticated caller; 401 without a valid token."""
     if user is None:
         raise unauthorized()
     return user
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
+def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency that lets only users with one of `roles` through (403 for the others)."""
     allowed = ", ".join(roles)
 
-    def check_role(user: Annotated[User, Depends(get_current_user)]) -> User:
+    async def check_role(user: Annotated[User, Depends(get_current_user)]) -> User:
         if user.role not in roles:
             raise HTTPException(status_code=403, detail=f"this needs one of the roles: {allowed}")
         return user

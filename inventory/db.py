@@ -9,14 +9,16 @@ same data folder; the server stops when the last of them exits.
 from __future__ import annotations
 
 import logging
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends
-from sqlalchemy import Engine, create_engine
+from fastapi import Depends, Request
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
 
 from inventory.config import get_settings, normalise_database_url
@@ -52,24 +54,75 @@ def database_url() -> str:
     return url
 
 
+IDLE_BEFORE_PING_SECONDS = 5.0
+"""A pooled connection unused for longer is checked with a round trip before it is handed out."""
+
+
 @lru_cache
 def get_engine() -> Engine:
     """The process-wide engine; its pool is sized by the DB_POOL_* settings."""
     settings = get_settings()
-    return create_engine(
+    engine = create_engine(
         database_url(),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5, "application_name": "inventory"},
     )
+    _ping_connections_that_sat_idle(engine)
+    return engine
 
 
-def get_session() -> Iterator[Session]:
-    """One session per request; objects stay readable after commit for the response."""
-    with Session(get_engine(), expire_on_commit=False) as session:
+def _ping_connections_that_sat_idle(engine: Engine) -> None:
+    """Check a connection before use only when it sat idle in the pool for a while.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout, and a request checks out twice (the
+    user check, then the route): two extra round trips on every request. A connection used a
+    moment ago is almost surely alive; one that sat idle may have been dropped (a restarted or
+    failed-over server, a firewall's idle timeout), and a failed ping makes the pool replace
+    it. Should the server go away under load, the first request of each worker to notice gets
+    a 503 and the pool starts afresh.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def note_return(dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < IDLE_BEFORE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError("a pooled connection failed its ping") from error
+
+
+@lru_cache
+def get_autocommit_engine() -> Engine:
+    """The same pool without transactions, for a single read that needs no BEGIN and COMMIT."""
+    return get_engine().execution_options(isolation_level="AUTOCOMMIT")
+
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; objects stay readable after commit for the response.
+
+    A GET only reads, and under READ COMMITTED every statement sees its own snapshot anyway,
+    so its session runs in autocommit: no BEGIN and ROLLBACK round trips around its queries.
+    Every other method gets a transaction.
+
+    Made and closed in the event loop, not in a worker thread: making a session does no I/O
+    (it takes a connection at its first query), and the routes hand the connection back when
+    their function returns (`inventory.http.ApiRoute`), so closing it here is cheap.
+    """
+    read_only = request.method in READ_ONLY_METHODS
+    bind = get_autocommit_engine() if read_only else get_engine()
+    with Session(bind, expire_on_commit=False) as session:
         yield session
 
 

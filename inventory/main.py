@@ -88,9 +88,11 @@ def bootstrap_first_admin(settings: Settings) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Match the worker threads to the connection pool, then create the first admin."""
     settings = get_settings()
-    # Sync routes run in threads; more threads than connections would only queue on the pool
-    # (and time out there) instead of waiting cheaply in the event loop.
-    threads = settings.db_pool_size + settings.db_max_overflow
+    # Sync routes run in threads, each using at most one connection at a time: as many threads
+    # as pooled connections, so a thread never waits for the pool. More threads would queue on
+    # the pool (and time out there) instead of waiting cheaply in the event loop; and threads
+    # that draw on the overflow open and close a connection (a server process) each time.
+    threads = settings.db_pool_size
     anyio.to_thread.current_default_thread_limiter().total_tokens = threads
     if not os.environ.get(BOOTSTRAPPED_MARK):  # e.g. under a bare `uvicorn inventory.main:app`
         await anyio.to_thread.run_sync(bootstrap_first_admin, settings)

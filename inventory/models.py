@@ -33,6 +33,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     func,
     text,
@@ -284,6 +285,17 @@ class Product(SQLModel, table=True):
         link_model=ProductCategory,
         sa_relationship_kwargs={"lazy": "selectin", "order_by": "Category.id"},
     )
+
+
+class ProductCount(SQLModel, table=True):
+    """A share of the number of products, kept exact by triggers on `products` (migration 0005),
+    so an unfiltered list sums a few rows instead of counting a million. The count is split
+    over slots so that concurrent inserts rarely wait on one another."""
+
+    __tablename__ = "product_counts"
+
+    slot: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    products: int = Field(sa_type=BigInteger)
 
 
 class StockMovement(SQLModel, table=True):

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import HTTPException
 from sqlalchemy import BigInteger, and_, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import joinedload
 from sqlmodel import Session
 
 from inventory.http import conflict, not_found
@@ -112,7 +113,12 @@ def reload_product(session: Session, product_id: int, *, lock: bool = False) -> 
 
     With `lock`, its row stays locked (FOR UPDATE) until the transaction ends.
     """
-    product = session.get(Product, product_id, with_for_update=lock, populate_existing=True)
+    # Without a lock, the categories come in the same statement (a join); FOR UPDATE cannot
+    # take the nullable side of an outer join, so a locked read loads them in a second one.
+    options = [] if lock else [joinedload(Product.categories)]
+    product = session.get(
+        Product, product_id, options=options, with_for_update=lock, populate_existing=True
+    )
     if product is None:
         raise not_found("product", product_id)
     return product

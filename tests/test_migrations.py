@@ -30,6 +30,7 @@ APP_TABLES = {
     "low_stock_alerts",
     "idempotency_keys",
     "login_failures",
+    "product_counts",
 }
 
 

@@ -341,6 +341,39 @@ def test_the_list_needs_a_token(client):
     assert client.get(PRODUCTS).status_code == 401
 
 
+# --- the total of the whole catalogue --------------------------------------------------------
+
+
+def test_the_unfiltered_total_follows_creates_and_deletes_through_the_api(client, manager, admin):
+    created = [create(client, manager, f"Thing {n}") for n in range(3)]
+    assert client.delete(f"{PRODUCTS}/{created[0]['id']}", headers=admin).status_code == 204
+    assert listed(client, manager)["total"] == 2
+
+
+def test_the_unfiltered_total_follows_bulk_writes_behind_the_apis_back(client, viewer, db):
+    ids = insert_products(db, 30)
+    db.execute(text("DELETE FROM products WHERE id = ANY(:ids)"), {"ids": ids[:7]})
+    db.commit()
+    assert listed(client, viewer)["total"] == 23
+    assert db.scalar(select(func.count()).select_from(Product)) == 23
+
+
+def test_a_failed_insert_leaves_the_unfiltered_total_as_it_was(client, manager, viewer):
+    create(client, manager, "Hose", sku="HOSE-1")
+    response = client.post(
+        PRODUCTS, json={"name": "Other", "price": "1.00", "sku": "HOSE-1"}, headers=manager
+    )
+    assert response.status_code == 409
+    assert listed(client, viewer)["total"] == 1
+
+
+def test_a_filtered_total_is_still_counted(client, viewer, db):
+    insert_products(db, 12)
+    assert listed(client, viewer)["total"] == 12
+    assert listed(client, viewer, min_price="5")["total"] == 7
+    assert listed(client, viewer, q="Item 00")["total"] == 10
+
+
 # --- cost in SQL --------------------------------------------------------------------------------
 
 

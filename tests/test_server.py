@@ -136,3 +136,31 @@ def test_the_first_admin_is_created_once_by_the_launcher_not_by_each_worker(tmp_
     assert login.status_code == 200
     created = re.findall(r"pid=(\d+) \S+ \[-\] created the first admin", server.log.read_text())
     assert created == [str(server.process.pid)]
+
+
+def test_a_burst_larger_than_the_pool_waits_its_turn_instead_of_dead_locking(
+    tmp_path, viewer, product
+):
+    # One connection and one worker thread: a request that held the connection while waiting
+    # for the thread (between the user check and the route, or the route and its response)
+    # would dead-lock the worker until the pool timed out, and answer 503.
+    server = start_server(
+        tmp_path / "server.log",
+        "--workers",
+        "1",
+        DB_POOL_SIZE="1",
+        DB_MAX_OVERFLOW="0",
+        DB_POOL_TIMEOUT_SECONDS="3",
+    )
+    paths = [f"/api/v1/products/{product['id']}", "/api/v1/products?limit=5", "/api/v1/auth/me"]
+    try:
+        with httpx.Client(base_url=server, headers=viewer, timeout=30) as client:
+
+            def call(number: int) -> int:
+                return client.get(paths[number % len(paths)]).status_code
+
+            with ThreadPoolExecutor(max_workers=32) as pool:
+                statuses = list(pool.map(call, range(300)))
+    finally:
+        stop_server(server)
+    assert set(statuses) == {200}

@@ -20,7 +20,7 @@ from inventory.http import (
     INVALID,
     TOO_MANY,
     UNAUTHORIZED,
-    ExactJSONRoute,
+    ApiRoute,
 )
 from inventory.models import Role, UserRead, UserRegister
 from inventory.throttle import (
@@ -30,7 +30,7 @@ from inventory.throttle import (
 )
 from inventory.users import create_user
 
-router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=ExactJSONRoute)
+router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=ApiRoute)
 
 
 class LoginForm(BaseModel):

@@ -13,7 +13,7 @@ from inventory.http import (
     CONFLICT,
     NOT_FOUND,
     PROTECTED,
-    ExactJSONRoute,
+    ApiRoute,
     IdPath,
     PageDep,
     commit_or_conflict,
@@ -31,7 +31,7 @@ from inventory.models import (
 router = APIRouter(
     prefix=f"{API_PREFIX}/categories",
     tags=["categories"],
-    route_class=ExactJSONRoute,
+    route_class=ApiRoute,
     responses=PROTECTED,
 )
 CategoryPage = page_of(CategoryRead)

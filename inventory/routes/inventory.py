@@ -7,10 +7,10 @@ from sqlalchemy import func, select
 
 from inventory.auth import CurrentUser
 from inventory.db import SessionDep
-from inventory.http import API_PREFIX, PROTECTED, PageDep, page_body, page_of
+from inventory.http import API_PREFIX, PROTECTED, ApiRoute, PageDep, page_body, page_of
 from inventory.models import LowStockAlert, LowStockAlertRead, Product, ProductRead
 
-router = APIRouter(prefix=API_PREFIX, tags=["inventory"], responses=PROTECTED)
+router = APIRouter(prefix=API_PREFIX, tags=["inventory"], route_class=ApiRoute, responses=PROTECTED)
 ProductPage = page_of(ProductRead)
 AlertPage = page_of(LowStockAlertRead)
 

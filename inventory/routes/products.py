@@ -17,10 +17,11 @@ from inventory.http import (
     NOT_FOUND,
     PRECONDITION_FAILED,
     PROTECTED,
+    ApiRoute,
     ErrorBody,
-    ExactJSONRoute,
     IdPath,
     PageDep,
+    json_response,
     page_body,
     page_of,
 )
@@ -37,7 +38,7 @@ from inventory.models import (
 router = APIRouter(
     prefix=f"{API_PREFIX}/products",
     tags=["products"],
-    route_class=ExactJSONRoute,
+    route_class=ApiRoute,
     responses=PROTECTED,
 )
 ProductPage = page_of(ProductRead)
@@ -71,19 +72,15 @@ def parse_if_match(if_match: str | None) -> int | None:
 
 @router.post("", status_code=201, summary="Create a product", responses=CONFLICT)
 def create_product(
-    body: ProductCreate,
-    session: SessionDep,
-    user: ManagerDep,
-    request: Request,
-    response: Response,
+    body: ProductCreate, session: SessionDep, user: ManagerDep, request: Request
 ) -> ProductRead:
     """Add a product, optionally in some categories (unknown ids are a 422 naming them).
     Its opening stock is the first entry of its ledger; a product created at or below its
     threshold opens a low-stock alert. A taken `sku` is a 409."""
     product = catalog.create_product(session, body.model_dump(), user.id)
-    response.headers["Location"] = str(request.url_for("get_product", product_id=product.id))
-    response.headers["ETag"] = etag(product.version)
-    return product
+    location = str(request.url_for("get_product", product_id=product.id))
+    headers = {"Location": location, "ETag": etag(product.version)}
+    return json_response(ProductRead, product, status_code=201, headers=headers)
 
 
 @router.get("", summary="List and search products")
@@ -95,17 +92,14 @@ def list_products(
 ) -> ProductPage:
     """Products matching all the filters given, sorted by `sort` (ties broken by id)."""
     items, total = catalog.list_products(session, filters, page)
-    return page_body(items, total, page)
+    return json_response(ProductPage, page_body(items, total, page))
 
 
 @router.get("/{product_id}", summary="Get a product", responses=NOT_FOUND)
-def get_product(
-    product_id: IdPath, session: SessionDep, _: CurrentUser, response: Response
-) -> ProductRead:
+def get_product(product_id: IdPath, session: SessionDep, _: CurrentUser) -> ProductRead:
     """One product with its categories; the `ETag` header carries its version."""
-    product = stock.reload_product(session, product_id)
-    response.headers["ETag"] = etag(product.version)
-    return product
+    product = catalog.get_product(session, product_id)
+    return json_response(ProductRead, product, headers={"ETag": etag(product["version"])})
 
 
 @router.patch(
@@ -186,10 +180,7 @@ def adjust_stock(
         product = stock.adjust_stock(
             session, product_id, body.delta, body.reason, body.reference, user.id
         )
-        return JSONResponse(
-            ProductRead.model_validate(product).model_dump(mode="json"),
-            headers={"ETag": etag(product.version)},
-        )
+        return json_response(ProductRead, product, headers={"ETag": etag(product.version)})
     result = stock.adjust_stock_once(
         session, product_id, body.model_dump(), user.id, idempotency_key
     )

@@ -11,7 +11,7 @@ from inventory.http import (
     CONFLICT,
     NOT_FOUND,
     PROTECTED,
-    ExactJSONRoute,
+    ApiRoute,
     IdPath,
     PageDep,
     page_body,
@@ -20,7 +20,7 @@ from inventory.http import (
 from inventory.models import User, UserCreate, UserRead, UserUpdate
 
 router = APIRouter(
-    prefix=f"{API_PREFIX}/users", tags=["users"], route_class=ExactJSONRoute, responses=PROTECTED
+    prefix=f"{API_PREFIX}/users", tags=["users"], route_class=ApiRoute, responses=PROTECTED
 )
 UserPage = page_of(UserRead)
 
