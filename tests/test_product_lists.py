@@ -374,6 +374,19 @@ def test_a_filtered_total_is_still_counted(client, viewer, db):
     assert listed(client, viewer, q="Item 00")["total"] == 10
 
 
+@pytest.mark.parametrize("sort", SORT_KEYS + [f"-{key}" for key in SORT_KEYS])
+def test_a_text_search_sorts_and_pages_its_matches_like_any_list(client, viewer, db, sort):
+    insert_products(db, 12)
+    everything = names(client, viewer, sort=sort, limit=200)
+    matching = [name for name in everything if name.startswith("Item 00")]
+    body = listed(client, viewer, q="Item 00", sort=sort, limit=4, offset=3)
+    assert [item["name"] for item in body["items"]] == matching[3:7]
+    assert body["total"] == 10
+    past_the_end = listed(client, viewer, q="Item 00", sort=sort, offset=10)
+    assert past_the_end["items"] == []
+    assert past_the_end["total"] == 10
+
+
 # --- cost in SQL --------------------------------------------------------------------------------
 
 
