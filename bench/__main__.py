@@ -13,6 +13,7 @@ import argparse
 import os
 import secrets
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -66,6 +67,7 @@ SCENARIOS = {
 }
 SCALE_SIZES = (10_000, 1_000_000)
 MAX_ATTEMPTS = 3
+SETTLE_SECONDS = 1.0
 LOPSIDED_SHARE = 0.4
 """A run is lopsided when a worker did less than this share of an even split of the work."""
 SCALE_SCENARIOS = ("get_by_id", "list_page", "search")
@@ -210,22 +212,17 @@ class Bench:
             timeout=self.args.timeout,
         )
 
-    def run_ceiling(self) -> list[dict[str, Any]]:
+    def start_ceiling(self) -> Server:
+        """The bare app, warmed up; it stays up for the whole run, measured next to each
+        scenario run."""
         port = free_port()
         server = ceiling_server(port, self.args.workers, WORK_DIR / "ceiling.log")
         say(f"Ceiling: the bare app on {server.base_url}, {self.args.workers} workers")
         server.start(self.args.workers)
-        rows = []
-        try:
-            if self.args.warmup:
-                warm_up = self._load(16, self.args.warmup)
-                self._measure(server, "ceiling", warm_up, {}, "warm-up", warm_up=True)
-            for connections in self.args.connection_list:
-                label = f"ceiling c={connections}"
-                rows.append(self._measure(server, "ceiling", self._load(connections), {}, label))
-        finally:
-            server.stop()
-        return rows
+        if self.args.warmup:
+            warm_up = self._load(16, self.args.warmup)
+            self._measure(server, "ceiling", warm_up, {}, "warm-up", warm_up=True)
+        return server
 
     def _measure(
         self,
@@ -248,6 +245,9 @@ class Bench:
         """
         for attempt in range(1, 2 if warm_up else MAX_ATTEMPTS + 1):
             before = wait_until_idle(server.base_url) if counted_as else None
+            # Let every worker fall asleep on the listening socket: one that has just answered
+            # a request (the scrape) wakes first and accepts all of wrk's connections.
+            time.sleep(SETTLE_SECONDS)
             countdown = Countdown(label if attempt == 1 else f"{label} (again)", load.seconds)
             server.memory.start_window()
             result = run_wrk(self.wrk, server.base_url, scenario, load, env, countdown)
@@ -385,9 +385,17 @@ class Bench:
         return server, {"BENCH_TOKEN": token}
 
     def run_scenarios(
-        self, server: Server, env: dict[str, str], names: list[str], connection_list: list[int]
-    ) -> list[dict[str, Any]]:
-        rows = []
+        self,
+        server: Server,
+        env: dict[str, str],
+        names: list[str],
+        connection_list: list[int],
+        ceiling: Server | None = None,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every scenario at every connection count; with a `ceiling`, the bare app is run
+        just before each of them at the same connection count (the machine's speed drifts
+        over a run: a ratio to a ceiling measured minutes apart drifts with it)."""
+        rows, ceiling_rows = [], []
         lua_env = {
             **env,
             "BENCH_MAX_ID": str(self.seeded.products),
@@ -401,12 +409,21 @@ class Bench:
                 warm_up = self._load(16, self.args.warmup)
                 self._measure(server, name, warm_up, lua_env, "warm-up", warm_up=True)
             for connections in connection_list:
-                label = f"{name} c={connections}"
                 load = self._load(connections)
-                rows.append(self._measure(server, name, load, lua_env, label, scenario))
+                top = None
+                if ceiling is not None:
+                    top = self._measure(ceiling, "ceiling", load, {}, f"ceiling c={connections}")
+                    top["next_to"] = name
+                    ceiling_rows.append(top)
+                row = self._measure(
+                    server, name, load, lua_env, f"{name} c={connections}", scenario
+                )
+                if top is not None:
+                    row["ceiling_rps"] = top["rps"]
+                rows.append(row)
             if name == "adjust_stock":
                 self.ledger = self.check_ledger("the stock load")
-        return rows
+        return rows, ceiling_rows
 
     def check_ledger(self, after: str) -> dict[str, Any]:
         """For every product, do its ledger's deltas sum to its stock?"""
@@ -437,26 +454,31 @@ class Bench:
     # -- the two modes ---------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
-        """Seed once, the ceiling, then every scenario at every connection count."""
+        """Seed once, then every scenario at every connection count, each next to the
+        ceiling at the same connection count."""
         self.migrate()
         self.seeded = self.seed(self.args.products)
         info = report.machine(ROOT, self.postgres_version(), wrk_version(self.wrk))
-        ceiling = [] if self.args.no_ceiling else self.run_ceiling()
         self.ledger = None
-        server, env = self.start_api(f"{self.args.products:,} products")
+        ceiling = None if self.args.no_ceiling else self.start_ceiling()
         try:
-            rows = self.run_scenarios(
-                server, env, self.args.scenario_list, self.args.connection_list
-            )
-            worker_peaks = sorted(server.memory.peak_by_pid.values(), reverse=True)
+            server, env = self.start_api(f"{self.args.products:,} products")
+            try:
+                rows, ceiling_rows = self.run_scenarios(
+                    server, env, self.args.scenario_list, self.args.connection_list, ceiling
+                )
+                worker_peaks = sorted(server.memory.peak_by_pid.values(), reverse=True)
+            finally:
+                server.stop()
         finally:
-            server.stop()
+            if ceiling is not None:
+                ceiling.stop()
         if self.ledger is None:
             self.ledger = self.check_ledger("the run")
         return {
             "machine": info,
             "settings": self._settings(self.args.products),
-            "ceiling": ceiling,
+            "ceiling": ceiling_rows,
             "rows": rows,
             "ledger": self.ledger,
             "worker_peak_rss_mb": [round(value / MB, 1) for value in worker_peaks],
@@ -472,7 +494,7 @@ class Bench:
             info = info or report.machine(ROOT, self.postgres_version(), wrk_version(self.wrk))
             server, env = self.start_api(f"{size:,} products")
             try:
-                rows = self.run_scenarios(
+                rows, _ = self.run_scenarios(
                     server, env, list(SCALE_SCENARIOS), [self.args.scale_connections]
                 )
                 peak = max(server.memory.peak_by_pid.values(), default=0)
@@ -510,6 +532,8 @@ class Bench:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the bench; the exit status is 1 with --check when anything failed."""
+    # A terminated bench still stops the servers it started (the `finally` blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args(argv)
     bench = Bench(args)
     results_path = args.output / "results.json"

@@ -70,9 +70,14 @@ def run_wrk(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    while process.poll() is None:
-        countdown.tick()
-        time.sleep(1 if countdown.interactive else 0.2)
+    try:
+        while process.poll() is None:
+            countdown.tick()
+            time.sleep(1 if countdown.interactive else 0.2)
+    finally:
+        if process.poll() is None:  # the bench was interrupted: stop the load too
+            process.terminate()
+            process.wait()
     output = process.stdout.read() if process.stdout else ""
     result = None
     for line in output.splitlines():
