@@ -71,7 +71,16 @@ def get_engine() -> Engine:
         connect_args={"connect_timeout": 5, "application_name": "inventory"},
     )
     _ping_connections_that_sat_idle(engine)
+    event.listen(engine, "connect", _speak_utc)
     return engine
+
+
+def _speak_utc(dbapi_connection: Any, record: Any) -> None:
+    """Times come out of a new connection in UTC, whatever the server's TimeZone: the API's
+    JSON gives every time with a `Z`, whether PostgreSQL or the models write it."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    dbapi_connection.commit()
 
 
 def _ping_connections_that_sat_idle(engine: Engine) -> None:

@@ -140,6 +140,16 @@ def page_body(items: list[Any], total: int, page: PageParams) -> dict[str, Any]:
     return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
 
 
+def json_page_response(items: list[str], total: int, page: PageParams) -> Response:
+    """A page whose items are JSON text already (written by PostgreSQL), in the envelope
+    `page_of` describes."""
+    body = (
+        f'{{"items":[{",".join(items)}],"total":{total},'
+        f'"limit":{page.limit},"offset":{page.offset}}}'
+    )
+    return Response(body, media_type="application/json")
+
+
 class _ExactJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):

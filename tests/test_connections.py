@@ -50,3 +50,19 @@ def test_a_connection_dropped_while_it_sat_idle_is_replaced_not_an_error(
     outsider.dispose()
     monkeypatch.setattr(database, "IDLE_BEFORE_PING_SECONDS", 0)
     assert client.get(f"{PRODUCTS}/{product['id']}", headers=viewer).status_code == 200
+
+
+def test_connections_speak_utc_whatever_the_servers_time_zone(db):
+    database_name = db.scalar(text("SELECT current_database()"))
+    db.execute(text(f"ALTER DATABASE \"{database_name}\" SET TimeZone = 'Asia/Kolkata'"))
+    db.commit()
+    engine = database.get_engine.__wrapped__()
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(text("SHOW TimeZone")) == "UTC"
+            written = connection.scalar(text("SELECT timestamptz '2026-01-02 03:04:05+00'"))
+        assert written.utcoffset().total_seconds() == 0
+    finally:
+        engine.dispose()
+        db.execute(text(f'ALTER DATABASE "{database_name}" RESET TimeZone'))
+        db.commit()

@@ -17,6 +17,7 @@ from inventory.http import (
     IdPath,
     PageDep,
     commit_or_conflict,
+    json_page_response,
     page_body,
     page_of,
 )
@@ -93,7 +94,7 @@ def list_category_products(
     """The products in this category, with the same filters and sorting as `GET /products`."""
     catalog.get_category(session, category_id)
     items, total = catalog.list_products(session, replace(filters, category_id=category_id), page)
-    return page_body(items, total, page)
+    return json_page_response(items, total, page)
 
 
 @router.patch("/{category_id}", summary="Change a category", responses=NOT_FOUND | CONFLICT)

@@ -21,6 +21,7 @@ from inventory.http import (
     ErrorBody,
     IdPath,
     PageDep,
+    json_page_response,
     json_response,
     page_body,
     page_of,
@@ -92,14 +93,15 @@ def list_products(
 ) -> ProductPage:
     """Products matching all the filters given, sorted by `sort` (ties broken by id)."""
     items, total = catalog.list_products(session, filters, page)
-    return json_response(ProductPage, page_body(items, total, page))
+    return json_page_response(items, total, page)
 
 
 @router.get("/{product_id}", summary="Get a product", responses=NOT_FOUND)
 def get_product(product_id: IdPath, session: SessionDep, _: CurrentUser) -> ProductRead:
     """One product with its categories; the `ETag` header carries its version."""
-    product = catalog.get_product(session, product_id)
-    return json_response(ProductRead, product, headers={"ETag": etag(product["version"])})
+    product = catalog.get_product_json(session, product_id)
+    headers = {"ETag": etag(product.version)}
+    return Response(product.json, headers=headers, media_type="application/json")
 
 
 @router.patch(
