@@ -7,11 +7,12 @@ changing the role of a user takes effect at once for tokens already issued.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 from jose import JWTError, jwt
@@ -35,6 +36,26 @@ oauth2_scheme = OAuth2PasswordBearer(
     description="Log in at `POST /api/v1/auth/login` (or with the Authorize button) "
     "and send the token as `Authorization: Bearer <token>`.",
 )
+
+
+PASSWORD_HASHING = anyio.Semaphore(1)
+"""One password hash or check at a time in each worker (one worker per core).
+
+A bcrypt check at the production work factor is ~240 ms of CPU in a thread that also holds
+a database connection. Without a limit, a burst of logins would take every thread of a worker
+and leave the catalogue's reads waiting behind them; more checks at once than cores would not
+finish any sooner either."""
+
+
+async def password_hashing_slot() -> AsyncIterator[None]:
+    """Wait in the event loop, holding no thread or connection, for this worker's
+    password-hashing slot; keep it until the route's function returns."""
+    async with PASSWORD_HASHING:
+        yield
+
+
+PasswordHashingSlot = Annotated[None, Depends(password_hashing_slot, scope="function")]
+"""For routes that hash or check a password: login, sign-up, creating or changing a user."""
 
 
 @lru_cache

@@ -5,6 +5,7 @@ login is a 429 with `Retry-After`, even with the right password.
 """
 
 import statistics
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -283,3 +284,32 @@ def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(live_server, ma
         statuses = list(pool.map(guess, range(40)))
     assert statuses.count(401) == LIMIT
     assert statuses.count(429) == len(statuses) - LIMIT
+
+
+def test_logins_wait_their_turn_for_a_password_check_without_blocking_the_catalogue(
+    client, make_user, viewer, product, monkeypatch
+):
+    """A burst of logins takes one thread of the worker at a time; reads still get through."""
+    names = [make_user(username=f"burst{number}").username for number in range(6)]
+    checking, most_at_once, gate = [0], [0], threading.Event()
+    check_password = auth.verify_password
+
+    def held_check(password: str, password_hash: str) -> bool:
+        checking[0] += 1
+        most_at_once[0] = max(most_at_once[0], checking[0])
+        gate.wait(timeout=30)
+        checking[0] -= 1
+        return check_password(password, password_hash)
+
+    monkeypatch.setattr(auth, "verify_password", held_check)
+    with ThreadPoolExecutor(max_workers=len(names) + 1) as pool:
+        logins = [pool.submit(log_in, client, name) for name in names]
+        deadline = time.monotonic() + 10
+        while checking[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        read = pool.submit(client.get, f"/api/v1/products/{product['id']}", headers=viewer)
+        assert read.result(timeout=10).status_code == 200  # while a check is still held
+        assert most_at_once[0] == 1
+        gate.set()
+        assert [login.result(timeout=30).status_code for login in logins] == [200] * len(names)
+    assert most_at_once[0] == 1

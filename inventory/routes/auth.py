@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from inventory.auth import (
     CurrentUser,
     OptionalUser,
+    PasswordHashingSlot,
     authenticate,
     create_access_token,
     unauthorized,
@@ -60,6 +61,7 @@ def register(
     caller: OptionalUser,
     request: Request,
     response: Response,
+    _: PasswordHashingSlot,
 ) -> UserRead:
     """Create a user. Open sign-up makes a `viewer`; a `role` is honoured only when an
     authenticated admin sends it (anyone else gets 403 and nothing is created).
@@ -80,6 +82,7 @@ def login(
     form: Annotated[LoginForm, Form()],
     session: SessionDep,
     request: Request,
+    _: PasswordHashingSlot,
 ) -> Token:
     """The OAuth2 password flow (form fields `username` and `password`), as used by the
     Authorize button in /docs. Wrong credentials give 401; after repeated failures the

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import func, select
 
 from inventory import users
-from inventory.auth import AdminDep
+from inventory.auth import AdminDep, PasswordHashingSlot
 from inventory.db import SessionDep
 from inventory.http import (
     API_PREFIX,
@@ -40,6 +40,7 @@ def create_user(
     _: AdminDep,
     request: Request,
     response: Response,
+    __: PasswordHashingSlot,
 ) -> UserRead:
     """Create a user with the given role. Usernames are unique ignoring case (409)."""
     user = users.create_user(session, body.username, body.password, body.role, body.is_active)
@@ -54,7 +55,13 @@ def get_user(user_id: IdPath, session: SessionDep, _: AdminDep) -> UserRead:
 
 
 @router.patch("/{user_id}", summary="Change a user", responses=NOT_FOUND | CONFLICT)
-def update_user(user_id: IdPath, body: UserUpdate, session: SessionDep, _: AdminDep) -> UserRead:
+def update_user(
+    user_id: IdPath,
+    body: UserUpdate,
+    session: SessionDep,
+    _: AdminDep,
+    __: PasswordHashingSlot,
+) -> UserRead:
     """Change role, active flag or password. Takes effect at once, also for tokens already
     issued. The last active admin cannot be demoted or disabled (409)."""
     return users.update_user(session, user_id, body.model_dump(exclude_unset=True))
