@@ -126,10 +126,23 @@ def _json_object(record: Any) -> Any:
 
 def _category_refs() -> Any:
     """The product's categories as a JSON array of CategoryRef objects, by id: a correlated
-    subquery, so a page of products with their categories is one statement."""
+    subquery, so a page of products with their categories is one statement.
+
+    Each link looks its category up by key. Joined instead, PostgreSQL hashed the whole
+    categories table once for every product of the page: half of a page's time in the
+    database."""
+    fields = [
+        (
+            ProductCategory.category_id
+            if name == "id"
+            else select(getattr(Category, name))
+            .where(Category.id == ProductCategory.category_id)
+            .scalar_subquery()
+        ).label(name)
+        for name in CategoryRef.model_fields
+    ]
     refs = (
-        select(*(getattr(Category, name).label(name) for name in CategoryRef.model_fields))
-        .join_from(ProductCategory, Category, ProductCategory.category_id == Category.id)
+        select(*fields)
         .where(ProductCategory.product_id == Product.id)
         .correlate(Product)
         .subquery("category")
