@@ -81,7 +81,7 @@ class Settings:
     log_level: str = "INFO"
     first_admin_username: str | None = None
     first_admin_password: str | None = None
-    db_pool_size: int = 4
+    db_pool_size: int = 2
     db_max_overflow: int = 5
     db_pool_timeout_seconds: int = 10
     bcrypt_rounds: int = 12
@@ -132,7 +132,7 @@ def settings_from_environment() -> Settings:
         log_level=_choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
         first_admin_username=os.environ.get("FIRST_ADMIN_USERNAME", "").strip() or None,
         first_admin_password=os.environ.get("FIRST_ADMIN_PASSWORD") or None,
-        db_pool_size=_int("DB_POOL_SIZE", 4, minimum=1),
+        db_pool_size=_int("DB_POOL_SIZE", 2, minimum=1),
         db_max_overflow=_int("DB_MAX_OVERFLOW", 5),
         db_pool_timeout_seconds=_int("DB_POOL_TIMEOUT_SECONDS", 10, minimum=1),
         bcrypt_rounds=_int("BCRYPT_ROUNDS", 12, minimum=4),

@@ -88,7 +88,7 @@ def test_defaults_when_nothing_is_set(env):
     assert settings.access_token_expire_minutes == 30
     assert settings.low_stock_threshold == 10
     assert settings.log_level == "INFO"
-    assert settings.db_pool_size == 4
+    assert settings.db_pool_size == 2
     assert settings.db_max_overflow == 5
     assert settings.db_pool_timeout_seconds == 10
     assert settings.bcrypt_rounds == 12
