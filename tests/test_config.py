@@ -1,5 +1,7 @@
 """Settings come from the environment and a `.env` file, and production refuses unsafe ones."""
 
+import sys
+
 import pytest
 
 from inventory.config import (
@@ -7,6 +9,7 @@ from inventory.config import (
     SettingsError,
     settings_from_environment,
 )
+from inventory.db import start_embedded_postgres
 
 SETTING_NAMES = (
     "ENVIRONMENT",
@@ -212,3 +215,12 @@ def test_env_file_names_another_file_to_read(env, tmp_path):
     (tmp_path / "staging.env").write_text("LOW_STOCK_THRESHOLD=3\n")
     env.setenv("ENV_FILE", str(tmp_path / "staging.env"))
     assert settings_from_environment().low_stock_threshold == 3
+
+
+def test_without_database_url_or_the_embedded_server_the_error_says_what_to_set(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setitem(sys.modules, "embedded_postgres", None)  # as if not installed
+    with pytest.raises(SettingsError, match="set DATABASE_URL"):
+        start_embedded_postgres(tmp_path / "pg")
+    assert not (tmp_path / "pg").exists()
