@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -23,6 +24,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
+METRICS_TOKEN = secrets.token_urlsafe(32)
+"""The API's /metrics token for this bench process (production wants one)."""
 
 
 def free_port() -> int:
@@ -213,6 +216,7 @@ def api_server(
         "BCRYPT_ROUNDS": "12",
         "DATABASE_URL": database_url,
         "METRICS_ENABLED": "true",
+        "METRICS_TOKEN": METRICS_TOKEN,
         "WORKERS": str(workers),
         "ACCESS_TOKEN_EXPIRE_MINUTES": "240",
         **extra_env,
@@ -271,7 +275,8 @@ def scrape(base_url: str) -> Scrape | None:
     """The API's request counters; None when /metrics does not answer 200 (a server stuck on
     its database pool answers 503)."""
     try:
-        status, body = http("GET", f"{base_url}/metrics", timeout=60)
+        headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        status, body = http("GET", f"{base_url}/metrics", headers=headers, timeout=60)
     except OSError:
         return None
     if status != 200:

@@ -219,6 +219,8 @@ def create_app() -> FastAPI:
     app.mount(docs.ASSETS_URL, docs.assets, name="docs-assets")
     if settings.metrics_enabled:
         app.include_router(metrics.router)
+        if settings.is_production and settings.metrics_token is None:
+            logger.warning("/metrics is open to anyone who can reach it: set METRICS_TOKEN")
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -27,6 +27,7 @@ SETTING_NAMES = (
     "MAX_BODY_BYTES",
     "CORS_ORIGINS",
     "METRICS_ENABLED",
+    "METRICS_TOKEN",
     "EMBEDDED_DB_DIR",
 )
 GOOD_SECRET = "k" * 48
@@ -98,6 +99,7 @@ def test_defaults_when_nothing_is_set(env):
     assert settings.cors_origins == ()
     assert settings.first_admin_username is None
     assert settings.embedded_db_dir == ".pgdata"
+    assert settings.metrics_token is None
 
 
 def test_settings_are_read_from_the_environment(env):
@@ -107,6 +109,7 @@ def test_settings_are_read_from_the_environment(env):
     env.setenv("DB_POOL_SIZE", "20")
     env.setenv("DB_MAX_OVERFLOW", "0")
     env.setenv("METRICS_ENABLED", "yes")
+    env.setenv("METRICS_TOKEN", " scrape-me ")
     env.setenv("FIRST_ADMIN_USERNAME", " root ")
     settings = settings_from_environment()
     assert settings.access_token_expire_minutes == 15
@@ -115,6 +118,7 @@ def test_settings_are_read_from_the_environment(env):
     assert settings.db_pool_size == 20
     assert settings.db_max_overflow == 0
     assert settings.metrics_enabled is True
+    assert settings.metrics_token == "scrape-me"
     assert settings.first_admin_username == "root"
 
 

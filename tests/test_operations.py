@@ -175,6 +175,34 @@ def test_metrics_are_not_served_when_disabled(monkeypatch):
         get_settings.cache_clear()
 
 
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (None, 401),
+        ("Bearer wrong-token", 401),
+        ("Basic c2NyYXBlOm1l", 401),
+        ("Bearer s3cret-scrape", 200),
+    ],
+)
+def test_with_a_metrics_token_only_a_scraper_that_sends_it_gets_the_metrics(
+    monkeypatch, authorization, status
+):
+    monkeypatch.setenv("METRICS_TOKEN", "s3cret-scrape")
+    get_settings.cache_clear()
+    headers = {"Authorization": authorization} if authorization else {}
+    try:
+        with TestClient(create_app()) as guarded_client:
+            response = guarded_client.get("/metrics", headers=headers)
+    finally:
+        get_settings.cache_clear()
+    assert response.status_code == status
+    if status == 401:
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert "inventory_http_requests_total" not in response.text
+    else:
+        assert "inventory_http_requests_total" in response.text
+
+
 def test_a_started_worker_hides_its_start_up_objects_from_the_collector_and_collects_less():
     gc.unfreeze()
     default_threshold = gc.get_threshold()
