@@ -91,6 +91,7 @@ class Settings:
     login_max_failures_per_address: int = 100
     login_failure_window_seconds: int = 900
     metrics_enabled: bool = False
+    open_signup: bool = True
     metrics_token: str | None = None
     embedded_db_dir: str = ".pgdata"
 
@@ -143,6 +144,7 @@ def settings_from_environment() -> Settings:
         login_max_failures_per_address=_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 100, minimum=1),
         login_failure_window_seconds=_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1),
         metrics_enabled=_bool("METRICS_ENABLED", False),
+        open_signup=_bool("OPEN_SIGNUP", True),
         metrics_token=os.environ.get("METRICS_TOKEN", "").strip() or None,
         embedded_db_dir=os.environ.get("EMBEDDED_DB_DIR", "").strip() or ".pgdata",
     )

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import HTTPException
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
 
 from inventory.auth import find_user_by_name, hash_password
+from inventory.config import get_settings
 from inventory.http import commit_or_conflict, conflict, not_found
 from inventory.models import Role, User, UserRegister
+
+
+def check_may_register(caller: User | None, role: Role | None) -> None:
+    """An admin may register anyone with any role. Anyone else may only sign themselves up,
+    as a viewer, and only while OPEN_SIGNUP is on (403 otherwise)."""
+    if caller is not None and caller.role == Role.admin:
+        return
+    if role is not None:
+        raise HTTPException(status_code=403, detail="only an admin may choose a role")
+    if not get_settings().open_signup:
+        raise HTTPException(
+            status_code=403, detail="sign-up is closed: ask an admin for an account"
+        )
 
 
 def create_user(

@@ -384,3 +384,31 @@ def test_sign_up_and_login_log_neither_the_password_nor_its_hash(client, db, cap
     assert "POST /api/v1/auth/login" in logged
     for secret in (PASSWORD, "wrong-password-77", stored_hash, "$2b$"):
         assert secret not in logged
+
+
+@pytest.fixture
+def closed_sign_up(monkeypatch):
+    """OPEN_SIGNUP=false for one test."""
+    monkeypatch.setenv("OPEN_SIGNUP", "false")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_with_sign_up_closed_nobody_but_an_admin_may_register(
+    client, db, viewer, viewer_user, closed_sign_up
+):
+    for headers in ({}, viewer):
+        response = client.post(
+            REGISTER, json={"username": "eve", "password": PASSWORD}, headers=headers
+        )
+        assert response.status_code == 403
+        assert "sign-up is closed" in response.json()["detail"]
+    assert usernames(db) == [viewer_user.username]
+
+
+def test_with_sign_up_closed_an_admin_still_registers_users(client, db, admin, closed_sign_up):
+    response = client.post(REGISTER, json={"username": "bob", "password": PASSWORD}, headers=admin)
+    assert response.status_code == 201, response.text
+    assert response.json()["role"] == "viewer"
+    assert "bob" in usernames(db)

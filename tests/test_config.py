@@ -28,6 +28,7 @@ SETTING_NAMES = (
     "CORS_ORIGINS",
     "METRICS_ENABLED",
     "METRICS_TOKEN",
+    "OPEN_SIGNUP",
     "EMBEDDED_DB_DIR",
 )
 GOOD_SECRET = "k" * 48
@@ -100,6 +101,7 @@ def test_defaults_when_nothing_is_set(env):
     assert settings.first_admin_username is None
     assert settings.embedded_db_dir == ".pgdata"
     assert settings.metrics_token is None
+    assert settings.open_signup is True
 
 
 def test_settings_are_read_from_the_environment(env):
@@ -110,6 +112,7 @@ def test_settings_are_read_from_the_environment(env):
     env.setenv("DB_MAX_OVERFLOW", "0")
     env.setenv("METRICS_ENABLED", "yes")
     env.setenv("METRICS_TOKEN", " scrape-me ")
+    env.setenv("OPEN_SIGNUP", "no")
     env.setenv("FIRST_ADMIN_USERNAME", " root ")
     settings = settings_from_environment()
     assert settings.access_token_expire_minutes == 15
@@ -119,6 +122,7 @@ def test_settings_are_read_from_the_environment(env):
     assert settings.db_max_overflow == 0
     assert settings.metrics_enabled is True
     assert settings.metrics_token == "scrape-me"
+    assert settings.open_signup is False
     assert settings.first_admin_username == "root"
 
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel, Field
 
 from inventory.auth import (
@@ -29,7 +29,7 @@ from inventory.throttle import (
     clear_login_failures,
     record_login_failure,
 )
-from inventory.users import create_user
+from inventory.users import check_may_register, create_user
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=ApiRoute)
 
@@ -64,10 +64,10 @@ def register(
     _: PasswordHashingSlot,
 ) -> UserRead:
     """Create a user. Open sign-up makes a `viewer`; a `role` is honoured only when an
-    authenticated admin sends it (anyone else gets 403 and nothing is created).
+    authenticated admin sends it (anyone else gets 403 and nothing is created). With
+    `OPEN_SIGNUP=false` only an admin may register users (403 for anyone else).
     Usernames are unique ignoring case (409)."""
-    if body.role is not None and (caller is None or caller.role != Role.admin):
-        raise HTTPException(status_code=403, detail="only an admin may choose a role")
+    check_may_register(caller, body.role)
     user = create_user(session, body.username, body.password, body.role or Role.viewer)
     response.headers["Location"] = str(request.url_for("get_user", user_id=user.id))
     return user
