@@ -82,16 +82,9 @@ def sort_clause(model: type, sort: str, allowed: tuple[str, ...]) -> list[Any]:
     return [column.desc() if descending else column.asc() for column in columns]
 
 
-def _page(
-    session: Session,
-    statement: Select,
-    order: list[Any],
-    page: PageParams,
-    total: int | None = None,
-):
-    """One page of `statement` and the total count of its rows (counted unless given)."""
-    if total is None:
-        total = _count(session, statement)
+def _page(session: Session, statement: Select, order: list[Any], page: PageParams):
+    """One page of `statement` and the total count of its rows."""
+    total = _count(session, statement)
     items = session.scalars(statement.order_by(*order).limit(page.limit).offset(page.offset)).all()
     return list(items), total or 0
 
@@ -317,11 +310,26 @@ def list_products(session: Session, filters: ProductFilters, page: PageParams):
         statement = statement.where(low if filters.low_stock else ~low)
     if filters.q:
         return _page_of_matches(session, statement, filters.sort, page)
-    paged = statement.order_by(*order).limit(page.limit).offset(page.offset)
     if filters.narrows:
-        return [row.json for row in product_json_rows(session, paged)], _count(session, statement)
+        return _product_page(session, statement, order, page)
+    paged = statement.order_by(*order).limit(page.limit).offset(page.offset)
     # Every product matches: the page brings the kept count along, saving a statement.
     return _with_total(session, paged, ALL_PRODUCTS_COUNT)
+
+
+def list_low_stock(session: Session, page: PageParams):
+    """Products at or below their threshold, most urgent first (lowest stock, then the largest
+    shortfall), each as ProductRead JSON text, and how many there are."""
+    statement = select(Product).where(Product.stock_quantity <= Product.low_stock_threshold)
+    shortfall = Product.stock_quantity - Product.low_stock_threshold
+    return _product_page(session, statement, [Product.stock_quantity, shortfall, Product.id], page)
+
+
+def _product_page(session: Session, statement: Select, order: list[Any], page: PageParams):
+    """One page of the products `statement` selects, as ProductRead JSON text, and how many
+    it selects in all."""
+    paged = statement.order_by(*order).limit(page.limit).offset(page.offset)
+    return [row.json for row in product_json_rows(session, paged)], _count(session, statement)
 
 
 def _page_of_matches(session: Session, statement: Select, sort: str, page: PageParams):

@@ -90,3 +90,12 @@ def test_what_a_write_answers_is_what_a_read_answers(client, manager, category):
     read = client.get(created.headers["Location"], headers=manager)
     assert read.text == created.text
     assert read.headers["ETag"] == created.headers["ETag"]
+
+
+def test_the_low_stock_page_is_the_same_json(client, viewer, db, awkward_products):
+    low = awkward_products[1]
+    db.execute(update(Product).where(Product.id == low).values(stock_quantity=0))
+    db.commit()
+    response = client.get("/api/v1/inventory/low-stock", headers=viewer)
+    assert response.status_code == 200
+    assert response.text == f'{{"items":[{model_json(db, low)}],"total":1,"limit":50,"offset":0}}'

@@ -5,10 +5,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
+from inventory import catalog
 from inventory.auth import CurrentUser
 from inventory.db import SessionDep
-from inventory.http import API_PREFIX, PROTECTED, ApiRoute, PageDep, page_body, page_of
-from inventory.models import LowStockAlert, LowStockAlertRead, Product, ProductRead
+from inventory.http import (
+    API_PREFIX,
+    PROTECTED,
+    ApiRoute,
+    PageDep,
+    json_page_response,
+    page_body,
+    page_of,
+)
+from inventory.models import LowStockAlert, LowStockAlertRead, ProductRead
 
 router = APIRouter(prefix=API_PREFIX, tags=["inventory"], route_class=ApiRoute, responses=PROTECTED)
 ProductPage = page_of(ProductRead)
@@ -19,20 +28,8 @@ AlertPage = page_of(LowStockAlertRead)
 def low_stock(session: SessionDep, _: CurrentUser, page: PageDep) -> ProductPage:
     """Products whose stock is at or below their low-stock threshold, most urgent first
     (lowest stock first, then the largest shortfall below the threshold)."""
-    is_low = Product.stock_quantity <= Product.low_stock_threshold
-    total = session.scalar(select(func.count()).select_from(Product).where(is_low))
-    items = session.scalars(
-        select(Product)
-        .where(is_low)
-        .order_by(
-            Product.stock_quantity,
-            (Product.stock_quantity - Product.low_stock_threshold),
-            Product.id,
-        )
-        .limit(page.limit)
-        .offset(page.offset)
-    )
-    return page_body(list(items), total or 0, page)
+    items, total = catalog.list_low_stock(session, page)
+    return json_page_response(items, total, page)
 
 
 @router.get("/alerts", summary="Low-stock alerts")
