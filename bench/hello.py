@@ -8,6 +8,8 @@ import sys
 import uvicorn
 from fastapi import FastAPI
 
+from inventory.__main__ import SERVE_OPTIONS
+
 app = FastAPI()
 
 
@@ -25,10 +27,8 @@ def main() -> None:
         host=host,
         port=port,
         workers=workers,
-        log_config=None,
-        server_header=False,
-        proxy_headers=True,
         timeout_graceful_shutdown=30,
+        **SERVE_OPTIONS,
     )
 
 

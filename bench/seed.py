@@ -260,7 +260,7 @@ def seed(
             _copy(
                 conn,
                 "products",
-                tuple(columns),
+                columns,
                 products,
                 _product_chunks(products, rng, epoch, stock),
             )

@@ -114,6 +114,11 @@ def run(host: str, port: int) -> None:
     )
 
 
+SERVE_OPTIONS = {"log_config": None, "server_header": False, "proxy_headers": True}
+"""uvicorn's options for `serve` besides address, workers and shutdown timeout (the bench's
+ceiling app is served with the same)."""
+
+
 def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
     """Production mode: migrate and bootstrap once, then several workers."""
     import uvicorn
@@ -132,10 +137,8 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        log_config=None,
-        server_header=False,
-        proxy_headers=True,
         timeout_graceful_shutdown=graceful_timeout,
+        **SERVE_OPTIONS,
     )
 
 
