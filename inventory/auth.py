@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from jose import JWTError, jwt
 from jose.exceptions import JWKError
@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from inventory.config import get_settings
 from inventory.db import get_autocommit_engine
+from inventory.errors import Forbidden, Unauthorized
 from inventory.models import BCRYPT_MAX_BYTES, MAX_DB_INT, Role, User
 
 logger = logging.getLogger(__name__)
@@ -119,11 +120,6 @@ def create_access_token(user: User) -> tuple[str, int]:
     return token, int(lifetime.total_seconds())
 
 
-def unauthorized(detail: str = "not authenticated") -> HTTPException:
-    """A 401 that tells the client to send a bearer token."""
-    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
-
-
 def _read_token(token: str) -> tuple[int, int]:
     """The user id and issue time (epoch seconds) of a valid token; 401 for any other."""
     try:
@@ -139,7 +135,7 @@ def _read_token(token: str) -> tuple[int, int]:
             raise ValueError("sub is not a user id")
         return user_id, issued_at
     except (JWTError, JWKError, ValueError, TypeError, KeyError) as error:
-        raise unauthorized("invalid or expired token") from error
+        raise Unauthorized("invalid or expired token") from error
 
 
 def _issued_before_password_change(issued_at: int, user: User) -> bool:
@@ -172,7 +168,7 @@ def get_optional_user(
     user_id, issued_at = _read_token(token)
     user = _load_user(user_id)
     if user is None or not user.is_active or _issued_before_password_change(issued_at, user):
-        raise unauthorized("invalid or expired token")
+        raise Unauthorized("invalid or expired token")
     request.state.user_id = user.id
     return user
 
@@ -180,7 +176,7 @@ def get_optional_user(
 async def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
     """The authenticated caller; 401 without a valid token."""
     if user is None:
-        raise unauthorized()
+        raise Unauthorized()
     return user
 
 
@@ -190,10 +186,9 @@ def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
 
     async def check_role(user: Annotated[User, Depends(get_current_user)]) -> User:
         if user.role not in roles:
-            raise HTTPException(status_code=403, detail=f"this needs one of the roles: {allowed}")
+            raise Forbidden(f"this needs one of the roles: {allowed}")
         return user
 
-    check_role.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
     return check_role
 
 

@@ -133,7 +133,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
     Made and closed in the event loop, not in a worker thread: making a session does no I/O
     (it takes a connection at its first query), and the routes hand the connection back when
-    their function returns (`inventory.http.ApiRoute`), so closing it here is cheap.
+    their function returns (`inventory.routing.ApiRoute`), so closing it here is cheap.
     """
     read_only = request.method in READ_ONLY_METHODS
     bind = get_autocommit_engine() if read_only else get_engine()

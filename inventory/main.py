@@ -7,24 +7,18 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlmodel import Session
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from inventory.config import Settings, SettingsError, get_settings
 from inventory.db import get_engine
+from inventory.errors import install_handlers
 from inventory.logs import configure_logging
 from inventory.middleware import RequestContextMiddleware
-from inventory.routes import auth, categories, docs, health, inventory, metrics, products, users
+from inventory.routes import auth, categories, docs, health, low_stock, metrics, products, users
 from inventory.users import ensure_admin
 
 logger = logging.getLogger(__name__)
@@ -122,75 +116,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine().dispose()
 
 
-def _error_body(request: Request, detail: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "detail": detail,
-        "request_id": getattr(request.state, "request_id", None),
-        **extra,
-    }
-
-
-async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-    """Every deliberate error: its status, its detail, its headers."""
-    extra = getattr(error, "extra", {})
-    headers = dict(error.headers or {})
-    if error.status_code == 405:
-        headers["Allow"] = ", ".join(_allowed_methods(request))
-    return JSONResponse(
-        _error_body(request, str(error.detail), **extra),
-        status_code=error.status_code,
-        headers=headers,
-    )
-
-
-def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route answers on this path (the router alone names only one route's)."""
-    allowed = []
-    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
-        scope = {**request.scope, "method": method}
-        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
-            allowed.append(method)
-    return allowed
-
-
-def _location(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc)
-
-
-async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """A 422 that says in one line what is wrong, plus the list (without echoing the input)."""
-    problems = [
-        {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
-        for item in error.errors()
-    ]
-    summary = "; ".join(f"{_location(item['loc'])}: {item['msg']}" for item in problems)
-    return JSONResponse(_error_body(request, summary, errors=problems), status_code=422)
-
-
-async def integrity_error(request: Request, error: IntegrityError) -> JSONResponse:
-    """A constraint the checks before it did not catch (a race): a conflict, not a crash."""
-    logger.warning("integrity error turned into 409: %s", type(error.orig).__name__)
-    return JSONResponse(
-        _error_body(request, "the change conflicts with existing data"), status_code=409
-    )
-
-
-async def data_error(request: Request, error: DataError) -> JSONResponse:
-    """A value the database cannot store (out of range)."""
-    logger.warning("data error turned into 422: %s", type(error.orig).__name__)
-    return JSONResponse(_error_body(request, "a value is out of range"), status_code=422)
-
-
-async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
-    """The database is down or every connection is busy: try again shortly."""
-    logger.error("database unavailable: %s", type(error).__name__)
-    return JSONResponse(
-        _error_body(request, "the database is unavailable; try again shortly"),
-        status_code=503,
-        headers={"Retry-After": "5"},
-    )
-
-
 def create_app() -> FastAPI:
     """Build the app from the settings of this process."""
     settings = get_settings()
@@ -206,13 +131,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(IntegrityError, integrity_error)
-    app.add_exception_handler(DataError, data_error)
-    app.add_exception_handler(OperationalError, database_unavailable)
-    app.add_exception_handler(PoolTimeoutError, database_unavailable)
-    for module in (auth, users, products, categories, inventory):
+    install_handlers(app)
+    for module in (auth, users, products, categories, low_stock):
         app.include_router(module.router)
     app.include_router(health.router)
     app.include_router(docs.router)

@@ -1,29 +1,24 @@
-"""The entities: one SQLModel class per table, and the API shapes derived from them.
+"""The entities and their API shapes.
 
-Each field, its limits, its description and its example are written once, on the table class.
-Request and response shapes (`ProductCreate`, `ProductUpdate`, `ProductRead`, ...) are built from
-those fields by `derive_model`, so a limit changed here changes the table, the validation and the
-OpenAPI text together. The database enforces the same rules again (CHECK, UNIQUE, FK).
+One SQLModel table class per entity, and plain shape classes beside it (`ProductCreate`,
+`ProductUpdate`, `ProductRead`, ...). Each field's limits, description and example are written
+once, in an `Annotated` type below that the table and the shapes share, so a limit changed here
+changes the table, the validation and the OpenAPI text together. The database enforces the same
+rules again (CHECK, UNIQUE, FK).
+
+Request shapes refuse unknown fields and take integers and booleans only as JSON integers and
+booleans. In a partial update (`...Update`) a field may be left out (`MISSING`); it is `null`
+only where the column is nullable.
 """
 
-import copy
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, get_args
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    PlainSerializer,
-    Strict,
-    conint,
-    create_model,
-)
+from pydantic import MISSING, AfterValidator, ConfigDict, PlainSerializer, Strict, TypeAdapter
+from pydantic import Field as Describe
 from pydantic.fields import FieldInfo
-from pydantic_core import PydanticUndefined
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -54,6 +49,17 @@ class Role(StrEnum):
     viewer = "viewer"
 
 
+# ---------------------------------------------------------------------------------------------
+# Field types: each field's limits, docs and example, once.
+
+
+def _without_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; say so instead of failing at the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 def _two_places(value: Decimal) -> Decimal:
     """Normalise a price to exactly two decimal places, refusing anything that would round."""
     try:
@@ -65,51 +71,208 @@ def _two_places(value: Decimal) -> Decimal:
     return rounded
 
 
-def _password_fits_bcrypt(value: str) -> str:
+def _fits_bcrypt(value: str) -> str:
     if len(value.encode()) > BCRYPT_MAX_BYTES:
         raise ValueError(f"password must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8")
     return value
 
 
+def _not_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError("delta must not be 0")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_without_nul)]
+"""Text as PostgreSQL stores it: anything but NUL."""
+
+Count = Annotated[int, Strict(), Describe(ge=0, le=MAX_DB_INT)]
+"""A number of units: a JSON integer from 0 to 2^31 − 1."""
+
+DbId = Annotated[int, Strict(), Describe(ge=1, le=MAX_DB_INT)]
+"""A row id in a request body: a JSON integer from 1 to 2^31 − 1."""
+
+ServerId = Annotated[int, Describe(description="Set by the server.", examples=[1])]
+ServerTime = Annotated[
+    datetime, Describe(description="Set by the server.", examples=["2026-11-25T09:30:00Z"])
+]
+
+Username = Annotated[
+    Text,
+    Describe(
+        min_length=3,
+        max_length=50,
+        pattern=USERNAME_PATTERN,
+        description="3–50 characters of letters, digits, `.`, `_` and `-`; unique ignoring case.",
+        examples=["alice"],
+    ),
+]
+Password = Annotated[
+    Text,
+    AfterValidator(_fits_bcrypt),
+    Describe(
+        min_length=8,
+        description="8 characters to 72 bytes (bcrypt's limit: longer is refused, not truncated).",
+        examples=["correct-horse-42"],
+    ),
+]
+IsActive = Annotated[
+    bool,
+    Strict(),
+    Describe(description="A disabled user cannot log in and their tokens stop working."),
+]
+UserRole = Annotated[Role, Describe(description="`admin`, `manager` or `viewer`.")]
+
+CategoryName = Annotated[
+    Text,
+    Describe(
+        min_length=1,
+        max_length=100,
+        description="1–100 characters, unique ignoring case.",
+        examples=["Garden"],
+    ),
+]
+CategoryDescription = Annotated[
+    Text,
+    Describe(
+        max_length=2000,
+        description="Up to 2,000 characters.",
+        examples=["Tools and furniture for the garden"],
+    ),
+]
+
+ProductName = Annotated[
+    Text,
+    Describe(
+        min_length=1, max_length=200, description="1–200 characters.", examples=["Garden hose 25 m"]
+    ),
+]
+ProductDescription = Annotated[
+    Text,
+    Describe(
+        max_length=5000,
+        description="Up to 5,000 characters.",
+        examples=["Kink-resistant, with brass fittings."],
+    ),
+]
 Money = Annotated[
     Decimal,
+    Describe(
+        ge=0,
+        lt=10**10,
+        max_digits=12,
+        decimal_places=2,
+        description="At least 0, at most 2 decimal places, below 10^10; "
+        "sent as a JSON number or string, returned as a string with exactly 2 places.",
+        examples=["19.99"],
+    ),
     AfterValidator(_two_places),
     PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json"),
 ]
 """An exact amount: a JSON number or string in, a string with exactly two places out."""
 
-Password = Annotated[str, AfterValidator(_password_fits_bcrypt)]
-DbId = conint(ge=1, le=MAX_DB_INT, strict=True)
+StockQuantity = Annotated[
+    Count, Describe(description="Units in stock; never below 0.", examples=[120])
+]
+LowStockThreshold = Annotated[
+    Count,
+    Describe(
+        description="At or below this stock a low-stock alert opens "
+        "(when left out on create: the LOW_STOCK_THRESHOLD setting).",
+        examples=[10],
+    ),
+]
+Sku = Annotated[
+    Text,
+    Describe(
+        min_length=1,
+        max_length=64,
+        description="Stock keeping unit, up to 64 characters, unique when present.",
+        examples=["HOSE-25"],
+    ),
+]
+CategoryIds = Annotated[
+    list[DbId],
+    Describe(
+        max_length=100,
+        description="The ids of the product's categories; replaces the current set.",
+        examples=[[1, 2]],
+    ),
+]
+Version = Annotated[
+    int, Describe(description="Goes up by one with every change; send it back in `If-Match`.")
+]
+
+Delta = Annotated[
+    int,
+    Strict(),
+    Describe(
+        ge=-MAX_DB_INT,
+        le=MAX_DB_INT,
+        description="Units added (positive) or taken (negative); never 0.",
+        examples=[-3],
+        json_schema_extra={"not": {"const": 0}},
+    ),
+    AfterValidator(_not_zero),
+]
+Reason = Annotated[
+    Text,
+    Describe(
+        min_length=1,
+        max_length=200,
+        description="Why the stock changed, 1–200 characters.",
+        examples=["order #1042 shipped"],
+    ),
+]
+Reference = Annotated[
+    Text,
+    Describe(
+        max_length=200,
+        description="An outside reference such as an order or delivery number.",
+        examples=["SO-1042"],
+    ),
+]
 
 
-def password_field(**kwargs: Any) -> Any:
-    """The password's limits and docs, for every shape that takes one."""
-    return Field(
-        min_length=8,
-        description="8 characters to 72 bytes (bcrypt's limit: longer is refused, not truncated).",
-        schema_extra={"examples": ["correct-horse-42"]},
-        **kwargs,
-    )
+def docs_of(field_type: object) -> FieldInfo:
+    """The description and examples of `field_type`, for the property of a nullable field
+    (pydantic would otherwise show them inside the `anyOf` only)."""
+    infos = [meta for meta in get_args(field_type)[1:] if isinstance(meta, FieldInfo)]
+    description = next((info.description for info in reversed(infos) if info.description), None)
+    examples = next((info.examples for info in reversed(infos) if info.examples), None)
+    return Describe(description=description, examples=examples)
 
 
-def _now_column() -> Any:
+def varchar(field_type: object) -> String:
+    """The VARCHAR column of a nullable text field, sized by the field type's `max_length`
+    (SQLModel sizes a required one by itself, but not one inside `| None`)."""
+    return String(TypeAdapter(field_type).json_schema()["maxLength"])
+
+
+def _now_column() -> datetime | None:
     return Field(
         default=None,
         sa_column_kwargs={"server_default": func.now(), "nullable": False},
         sa_type=DateTime(timezone=True),
-        description="Set by the server.",
-        schema_extra={"examples": ["2026-11-25T09:30:00Z"]},
     )
 
 
-def _id_column(**kwargs: Any) -> Any:
-    return Field(
-        default=None,
-        primary_key=True,
-        description="Set by the server.",
-        schema_extra={"examples": [1]},
-        **kwargs,
-    )
+CategoryDescriptionOrNull = Annotated[CategoryDescription | None, docs_of(CategoryDescription)]
+ProductDescriptionOrNull = Annotated[ProductDescription | None, docs_of(ProductDescription)]
+SkuOrNull = Annotated[Sku | None, docs_of(Sku)]
+CategoryIdsOrNull = Annotated[CategoryIds | None, docs_of(CategoryIds)]
+ReferenceOrNull = Annotated[Reference | None, docs_of(Reference)]
+LowStockThresholdOrNull = Annotated[LowStockThreshold | None, docs_of(LowStockThreshold)]
+
+
+class RequestModel(SQLModel):
+    """Base of every request body: unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------------------------------------
+# Users.
 
 
 class User(SQLModel, table=True):
@@ -121,32 +284,55 @@ class User(SQLModel, table=True):
         CheckConstraint("role IN ('admin', 'manager', 'viewer')", name="ck_users_role"),
     )
 
-    id: int | None = _id_column()
-    username: str = Field(
-        min_length=3,
-        max_length=50,
-        description="3–50 characters of letters, digits, `.`, `_` and `-`; unique ignoring case.",
-        # `regex=` is ignored under pydantic 2; `pattern` both validates and documents.
-        schema_extra={"pattern": USERNAME_PATTERN, "examples": ["alice"]},
-    )
+    id: int | None = Field(default=None, primary_key=True)
+    username: Username
     password_hash: str = Field(max_length=255)
-    role: Role = Field(
-        default=Role.viewer,
-        sa_type=String(16),
-        description="`admin`, `manager` or `viewer`.",
-    )
-    is_active: bool = Field(
-        default=True,
-        sa_column_kwargs={"server_default": text("true")},
-        description="A disabled user cannot log in and their tokens stop working.",
-    )
+    role: UserRole = Field(default=Role.viewer, sa_type=String(16))
+    is_active: IsActive = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     created_at: datetime | None = _now_column()
-    credentials_changed_at: datetime | None = Field(
-        default=None,
-        sa_column_kwargs={"server_default": func.now(), "nullable": False},
-        sa_type=DateTime(timezone=True),
-        description="When the password last changed: tokens issued before it stop working.",
+    credentials_changed_at: datetime | None = _now_column()
+    """When the password last changed: tokens issued before it stop working."""
+
+
+class UserRead(SQLModel):
+    """A user, never with a password."""
+
+    id: ServerId
+    username: Username
+    role: UserRole
+    is_active: IsActive
+    created_at: ServerTime
+
+
+class UserRegister(RequestModel):
+    """Sign-up: a username and a password."""
+
+    username: Username
+    password: Password
+    role: Role | None = Describe(
+        default=None, description="Only an admin may choose a role; else `viewer`."
     )
+
+
+class UserCreate(RequestModel):
+    """A user made by an admin, with any role."""
+
+    username: Username
+    password: Password
+    role: UserRole = Role.viewer
+    is_active: IsActive = True
+
+
+class UserUpdate(RequestModel):
+    """Change a user's role, active flag or password; fields left out stay as they are."""
+
+    role: UserRole | MISSING = MISSING
+    is_active: IsActive | MISSING = MISSING
+    password: Password | MISSING = MISSING
+
+
+# ---------------------------------------------------------------------------------------------
+# Categories and products.
 
 
 class ProductCategory(SQLModel, table=True):
@@ -177,23 +363,44 @@ class Category(SQLModel, table=True):
         ),
     )
 
-    id: int | None = _id_column()
-    name: str = Field(
-        min_length=1,
-        max_length=100,
-        description="1–100 characters, unique ignoring case.",
-        schema_extra={"examples": ["Garden"]},
-    )
-    description: str | None = Field(
-        default=None,
-        max_length=2000,
-        description="Up to 2,000 characters.",
-        schema_extra={"examples": ["Tools and furniture for the garden"]},
+    id: int | None = Field(default=None, primary_key=True)
+    name: CategoryName
+    description: CategoryDescriptionOrNull = Field(
+        default=None, sa_type=varchar(CategoryDescription)
     )
 
     products: list["Product"] = Relationship(
         back_populates="categories", link_model=ProductCategory
     )
+
+
+class CategoryCreate(RequestModel):
+    """A new category."""
+
+    name: CategoryName
+    description: CategoryDescriptionOrNull = None
+
+
+class CategoryUpdate(RequestModel):
+    """A partial change: fields left out stay as they are."""
+
+    name: CategoryName | MISSING = MISSING
+    description: CategoryDescriptionOrNull | MISSING = MISSING
+
+
+class CategoryRead(SQLModel):
+    """A category."""
+
+    id: ServerId
+    name: CategoryName
+    description: CategoryDescriptionOrNull
+
+
+class CategoryRef(SQLModel):
+    """A category a product belongs to."""
+
+    id: ServerId
+    name: CategoryName
 
 
 class Product(SQLModel, table=True):
@@ -225,66 +432,62 @@ class Product(SQLModel, table=True):
         ),
     )
 
-    id: int | None = _id_column()
-    name: str = Field(
-        min_length=1,
-        max_length=200,
-        description="1–200 characters.",
-        schema_extra={"examples": ["Garden hose 25 m"]},
-    )
-    description: str | None = Field(
-        default=None,
-        max_length=5000,
-        sa_type=String(5000),
-        description="Up to 5,000 characters.",
-        schema_extra={"examples": ["Kink-resistant, with brass fittings."]},
-    )
-    price: Money = Field(
-        ge=0,
-        lt=10**10,
-        max_digits=12,
-        decimal_places=2,
-        sa_type=Numeric(12, 2),
-        description="At least 0, at most 2 decimal places, below 10^10; "
-        "sent as a JSON number or string, returned as a string with exactly 2 places.",
-        schema_extra={"examples": ["19.99"]},
-    )
-    stock_quantity: int = Field(
-        default=0,
-        ge=0,
-        le=MAX_DB_INT,
-        description="Units in stock; never below 0.",
-        schema_extra={"examples": [120]},
-    )
-    low_stock_threshold: int = Field(
-        default=None,
-        ge=0,
-        le=MAX_DB_INT,
-        description="At or below this stock a low-stock alert opens "
-        "(default: the LOW_STOCK_THRESHOLD setting).",
-        schema_extra={"examples": [10]},
-    )
-    sku: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        unique=True,
-        description="Stock keeping unit, up to 64 characters, unique when present.",
-        schema_extra={"examples": ["HOSE-25"]},
-    )
+    id: int | None = Field(default=None, primary_key=True)
+    name: ProductName
+    description: ProductDescriptionOrNull = Field(default=None, sa_type=varchar(ProductDescription))
+    price: Money = Field(sa_type=Numeric(12, 2))
+    stock_quantity: StockQuantity = 0
+    low_stock_threshold: LowStockThreshold
+    sku: SkuOrNull = Field(default=None, unique=True, sa_type=varchar(Sku))
     created_at: datetime | None = _now_column()
     updated_at: datetime | None = _now_column()
-    version: int = Field(
-        default=1,
-        sa_column_kwargs={"server_default": text("1")},
-        description="Goes up by one with every change; send it back in `If-Match`.",
-    )
+    version: Version = Field(default=1, sa_column_kwargs={"server_default": text("1")})
 
     categories: list[Category] = Relationship(
         back_populates="products",
         link_model=ProductCategory,
         sa_relationship_kwargs={"lazy": "selectin", "order_by": "Category.id"},
     )
+
+
+class ProductCreate(RequestModel):
+    """A new product."""
+
+    name: ProductName
+    description: ProductDescriptionOrNull = None
+    price: Money
+    stock_quantity: StockQuantity = 0
+    low_stock_threshold: LowStockThresholdOrNull = None
+    sku: SkuOrNull = None
+    category_ids: CategoryIdsOrNull = None
+
+
+class ProductUpdate(RequestModel):
+    """A partial change: fields left out stay as they are."""
+
+    name: ProductName | MISSING = MISSING
+    description: ProductDescriptionOrNull | MISSING = MISSING
+    price: Money | MISSING = MISSING
+    stock_quantity: StockQuantity | MISSING = MISSING
+    low_stock_threshold: LowStockThreshold | MISSING = MISSING
+    sku: SkuOrNull | MISSING = MISSING
+    category_ids: CategoryIdsOrNull | MISSING = MISSING
+
+
+class ProductRead(SQLModel):
+    """A product with its categories."""
+
+    id: ServerId
+    name: ProductName
+    description: ProductDescriptionOrNull
+    price: Money
+    stock_quantity: StockQuantity
+    low_stock_threshold: LowStockThreshold
+    sku: SkuOrNull
+    created_at: ServerTime
+    updated_at: ServerTime
+    version: Version
+    categories: list[CategoryRef] = Describe(description="The product's categories.")
 
 
 class ProductCount(SQLModel, table=True):
@@ -298,6 +501,10 @@ class ProductCount(SQLModel, table=True):
     products: int = Field(sa_type=BigInteger)
 
 
+# ---------------------------------------------------------------------------------------------
+# Stock: the ledger, alerts and idempotent retries.
+
+
 class StockMovement(SQLModel, table=True):
     """One change of a product's stock: the ledger sums to the stock."""
 
@@ -308,35 +515,42 @@ class StockMovement(SQLModel, table=True):
         Index("ix_stock_movements_product_id", "product_id", "id"),
     )
 
-    id: int | None = _id_column(sa_type=BigInteger)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
     product_id: int = Field(
         sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
     )
-    delta: int = Field(
-        ge=-MAX_DB_INT,
-        le=MAX_DB_INT,
-        description="Units added (positive) or taken (negative); never 0.",
-        schema_extra={"examples": [-3]},
-    )
-    quantity_after: int = Field(description="The stock right after this change.")
-    reason: str = Field(
-        min_length=1,
-        max_length=200,
-        description="Why the stock changed, 1–200 characters.",
-        schema_extra={"examples": ["order #1042 shipped"]},
-    )
-    reference: str | None = Field(
-        default=None,
-        max_length=200,
-        description="An outside reference such as an order or delivery number.",
-        schema_extra={"examples": ["SO-1042"]},
-    )
+    delta: Delta
+    quantity_after: int
+    reason: Reason
+    reference: ReferenceOrNull = Field(default=None, sa_type=varchar(Reference))
     user_id: int | None = Field(
         default=None,
         sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
-        description="Who made the change (empty once that user is deleted).",
     )
     created_at: datetime | None = _now_column()
+
+
+class StockAdjustment(RequestModel):
+    """Add (positive delta) or take (negative delta) units of stock."""
+
+    delta: Delta
+    reason: Reason
+    reference: ReferenceOrNull = None
+
+
+class StockMovementRead(SQLModel):
+    """One change of stock, as the ledger keeps it."""
+
+    id: ServerId
+    product_id: int = Describe(description="The product whose stock changed.")
+    delta: Delta
+    quantity_after: int = Describe(description="The stock right after this change.")
+    reason: Reason
+    reference: ReferenceOrNull
+    user_id: int | None = Describe(
+        description="Who made the change (empty once that user is deleted)."
+    )
+    created_at: ServerTime
 
 
 class LowStockAlert(SQLModel, table=True):
@@ -353,21 +567,27 @@ class LowStockAlert(SQLModel, table=True):
         Index("ix_low_stock_alerts_created", "created_at", "id"),
     )
 
-    id: int | None = _id_column()
+    id: int | None = Field(default=None, primary_key=True)
     product_id: int = Field(
         sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
     )
-    quantity: int = Field(description="The stock when the alert opened.")
-    threshold: int = Field(description="The threshold when the alert opened.")
-    active: bool = Field(
-        default=True, description="True until the stock rises above the threshold."
-    )
+    quantity: int
+    threshold: int
+    active: bool = True
     created_at: datetime | None = _now_column()
-    resolved_at: datetime | None = Field(
-        default=None,
-        sa_type=DateTime(timezone=True),
-        description="When it was resolved.",
-    )
+    resolved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class LowStockAlertRead(SQLModel):
+    """A low-stock alert."""
+
+    id: ServerId
+    product_id: int = Describe(description="The product running low.")
+    quantity: int = Describe(description="The stock when the alert opened.")
+    threshold: int = Describe(description="The threshold when the alert opened.")
+    active: bool = Describe(description="True until the stock rises above the threshold.")
+    created_at: ServerTime
+    resolved_at: datetime | None = Describe(description="When it was resolved.")
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -395,199 +615,7 @@ class LoginFailure(SQLModel, table=True):
         Index("ix_login_failures_address", "client_address", "created_at"),
     )
 
-    id: int | None = _id_column(sa_type=BigInteger)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
     username: str = Field(max_length=255)
     client_address: str = Field(max_length=64)
     created_at: datetime | None = _now_column()
-
-
-# ---------------------------------------------------------------------------------------------
-# API shapes, derived from the table classes above.
-
-
-class ApiModel(BaseModel):
-    """Base of every request and response shape: unknown fields are refused, not ignored."""
-
-    model_config = ConfigDict(extra="forbid", from_attributes=True)
-
-
-def _strict_scalars(annotation: Any) -> Any:
-    """Integers and booleans must come as JSON integers and booleans: no "5", 1.0 or 0 for false."""
-    if annotation in (int, bool):
-        return Annotated[annotation, Strict()]
-    if get_origin(annotation) in (Union, UnionType):
-        return Union[tuple(_strict_scalars(arg) for arg in get_args(annotation))]  # noqa: UP007
-    return annotation
-
-
-def _with_default(info: FieldInfo, default: Any) -> FieldInfo:
-    """A copy of `info` with another default (PydanticUndefined: required)."""
-    changed = copy.copy(info)
-    changed.default, changed.default_factory = default, None
-    # create_model rebuilds each field from the attributes recorded as set: change them too.
-    attributes = {**info._attributes_set, "default": default, "default_factory": None}
-    if default is PydanticUndefined:
-        del attributes["default"]
-    changed._attributes_set = attributes
-    return changed
-
-
-def _without_none(annotation: Any) -> Any:
-    if get_origin(annotation) in (Union, UnionType):
-        members = tuple(arg for arg in get_args(annotation) if arg is not type(None))
-        return members[0] if len(members) == 1 else Union[members]  # noqa: UP007
-    return annotation
-
-
-def derive_model(
-    source: type[SQLModel],
-    name: str,
-    *,
-    include: tuple[str, ...],
-    optional: bool = False,
-    response: bool = False,
-    extra: dict[str, Any] | None = None,
-    doc: str | None = None,
-) -> type[ApiModel]:
-    """Build an API shape from some of `source`'s fields, keeping their limits and docs.
-
-    With `optional=True` every field may be left out (for PATCH); a field that is not nullable
-    still refuses an explicit `null`. With `response=True` every field is always present, and
-    null only where the column is nullable.
-    """
-    fields: dict[str, Any] = {}
-    for field_name in include:
-        info = source.model_fields[field_name]
-        annotation = _strict_scalars(info.annotation)
-        if optional:
-            info = _with_default(info, None)
-        if response:
-            info = _with_default(info, PydanticUndefined)
-            if not source.__table__.columns[field_name].nullable:
-                annotation = _without_none(annotation)
-        fields[field_name] = (annotation, info)
-    model = create_model(name, __base__=ApiModel, __doc__=doc, **fields, **(extra or {}))
-    return model
-
-
-USER_FIELDS = ("id", "username", "role", "is_active", "created_at")
-UserRead = derive_model(
-    User, "UserRead", include=USER_FIELDS, response=True, doc="A user, never with a password."
-)
-UserRegister = derive_model(
-    User,
-    "UserRegister",
-    include=("username",),
-    extra={
-        "password": (Password, password_field()),
-        "role": (
-            Role | None,
-            Field(
-                default=None,
-                description="Only an admin may choose a role; else `viewer`.",
-            ),
-        ),
-    },
-    doc="Sign-up: a username and a password.",
-)
-UserCreate = derive_model(
-    User,
-    "UserCreate",
-    include=("username", "role", "is_active"),
-    extra={"password": (Password, password_field())},
-    doc="A user made by an admin, with any role.",
-)
-UserUpdate = derive_model(
-    User,
-    "UserUpdate",
-    include=("role", "is_active"),
-    optional=True,
-    extra={"password": (Password | None, password_field(default=None))},
-    doc="Change a user's role, active flag or password; fields left out stay as they are.",
-)
-
-CATEGORY_WRITABLE = ("name", "description")
-CategoryRead = derive_model(
-    Category, "CategoryRead", include=("id", *CATEGORY_WRITABLE), response=True
-)
-CategoryCreate = derive_model(Category, "CategoryCreate", include=CATEGORY_WRITABLE)
-CategoryUpdate = derive_model(Category, "CategoryUpdate", include=CATEGORY_WRITABLE, optional=True)
-CategoryRef = derive_model(
-    Category,
-    "CategoryRef",
-    include=("id", "name"),
-    response=True,
-    doc="A category a product belongs to.",
-)
-
-CATEGORY_IDS_FIELD = Field(
-    default=None,
-    max_length=100,
-    description="The ids of the product's categories; replaces the current set.",
-    schema_extra={"examples": [[1, 2]]},
-)
-PRODUCT_WRITABLE = (
-    "name",
-    "description",
-    "price",
-    "stock_quantity",
-    "low_stock_threshold",
-    "sku",
-)
-ProductCreate = derive_model(
-    Product,
-    "ProductCreate",
-    include=PRODUCT_WRITABLE,
-    extra={"category_ids": (list[DbId] | None, CATEGORY_IDS_FIELD)},
-    doc="A new product.",
-)
-ProductUpdate = derive_model(
-    Product,
-    "ProductUpdate",
-    include=PRODUCT_WRITABLE,
-    optional=True,
-    extra={"category_ids": (list[DbId] | None, CATEGORY_IDS_FIELD)},
-    doc="A partial change: fields left out stay as they are.",
-)
-ProductRead = derive_model(
-    Product,
-    "ProductRead",
-    include=("id", *PRODUCT_WRITABLE, "created_at", "updated_at", "version"),
-    response=True,
-    extra={"categories": (list[CategoryRef], Field(description="The product's categories."))},
-    doc="A product with its categories.",
-)
-
-MOVEMENT_FIELDS = (
-    "id",
-    "product_id",
-    "delta",
-    "quantity_after",
-    "reason",
-    "reference",
-    "user_id",
-    "created_at",
-)
-StockMovementRead = derive_model(
-    StockMovement, "StockMovementRead", include=MOVEMENT_FIELDS, response=True
-)
-StockAdjustment = derive_model(
-    StockMovement,
-    "StockAdjustment",
-    include=("delta", "reason", "reference"),
-    doc="Add (positive delta) or take (negative delta) units of stock.",
-)
-LowStockAlertRead = derive_model(
-    LowStockAlert,
-    "LowStockAlertRead",
-    response=True,
-    include=(
-        "id",
-        "product_id",
-        "quantity",
-        "threshold",
-        "active",
-        "created_at",
-        "resolved_at",
-    ),
-)

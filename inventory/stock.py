@@ -1,42 +1,43 @@
-"""The stock rules in one place: atomic changes, the movement ledger, alerts, idempotent retries.
+"""The stock rules: atomic changes, the movement ledger, idempotent retries.
 
 - Every change of stock is one SQL statement (or happens under a row lock) and writes a
   `stock_movements` row in the same transaction, so a product's ledger always sums to its stock.
 - Stock never goes below zero: the conditional UPDATE matches no row, and the caller gets 409.
-- A product at or below its threshold has exactly one active low-stock alert; rising above the
-  threshold resolves it. A partial unique index makes a second active alert impossible.
+- Every change ends in `commit_change`: the product is read back while its row is still locked
+  (the answer is this change's result, not a later one's), committed, and a newly opened
+  low-stock alert is logged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from fastapi import HTTPException
-from sqlalchemy import BigInteger, and_, cast, delete, func, select, update
+from sqlalchemy import BigInteger, Row, and_, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import joinedload
 from sqlmodel import Session
 
-from inventory.http import conflict, not_found
-from inventory.models import (
-    MAX_DB_INT,
-    IdempotencyKey,
-    LowStockAlert,
-    Product,
-    ProductRead,
-    StockMovement,
-)
-
-logger = logging.getLogger(__name__)
+from inventory import low_stock
+from inventory.errors import Conflict, Invalid, NotFound
+from inventory.models import MAX_DB_INT, IdempotencyKey, Product, StockMovement, StockMovementRead
+from inventory.pagination import Page, PageParams, paginate
+from inventory.product_json import read_product
 
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 INITIAL_STOCK_REASON = "initial stock"
 STOCK_EDIT_REASON = "stock set by product update"
+
+
+@dataclass(frozen=True)
+class ChangedProduct:
+    """A product right after a change: its id, ProductRead JSON text and version."""
+
+    id: int
+    json: str
+    version: int
 
 
 def record_movement(
@@ -64,64 +65,16 @@ def record_movement(
     )
 
 
-def sync_low_stock_alert(session: Session, product_id: int, quantity: int, threshold: int) -> bool:
-    """Open or resolve the product's alert for its new stock; True when an alert was opened.
-
-    Call it while the product row is locked (after an UPDATE of it in the same transaction).
-    """
-    if quantity <= threshold:
-        opened = session.execute(
-            insert(LowStockAlert)
-            .values(
-                product_id=product_id,
-                quantity=quantity,
-                threshold=threshold,
-                active=True,
-            )
-            .on_conflict_do_nothing(index_elements=["product_id"], index_where=LowStockAlert.active)
-            .returning(LowStockAlert.id)
-        ).first()
-        return opened is not None
-    session.execute(
-        update(LowStockAlert)
-        .where(LowStockAlert.product_id == product_id, LowStockAlert.active)
-        .values(active=False, resolved_at=func.now())
-    )
-    return False
+def commit_change(session: Session, product_id: int, alert_opened: bool) -> ChangedProduct:
+    """Read the changed product back under its row lock, commit, and log an opened alert."""
+    return _commit(session, product_id, read_product(session, product_id), alert_opened)
 
 
-def log_low_stock(product: Product) -> None:
-    """The WARNING that goes with a newly opened alert."""
-    logger.warning(
-        "low stock: product id=%s sku=%s name=%r quantity=%s threshold=%s",
-        product.id,
-        product.sku,
-        product.name,
-        product.stock_quantity,
-        product.low_stock_threshold,
-        extra={
-            "product_id": product.id,
-            "sku": product.sku,
-            "quantity": product.stock_quantity,
-            "threshold": product.low_stock_threshold,
-        },
-    )
-
-
-def reload_product(session: Session, product_id: int, *, lock: bool = False) -> Product:
-    """The product as the database has it now, with its categories (404 if none).
-
-    With `lock`, its row stays locked (FOR UPDATE) until the transaction ends.
-    """
-    # Without a lock, the categories come in the same statement (a join); FOR UPDATE cannot
-    # take the nullable side of an outer join, so a locked read loads them in a second one.
-    options = [] if lock else [joinedload(Product.categories)]
-    product = session.get(
-        Product, product_id, options=options, with_for_update=lock, populate_existing=True
-    )
-    if product is None:
-        raise not_found("product", product_id)
-    return product
+def _commit(session: Session, product_id: int, product: Row, alert_opened: bool) -> ChangedProduct:
+    session.commit()
+    if alert_opened:
+        low_stock.log_opened(product_id, product)
+    return ChangedProduct(id=product_id, json=product.json, version=product.version)
 
 
 def _apply_delta(
@@ -136,10 +89,7 @@ def _apply_delta(
     new_quantity = cast(Product.stock_quantity, BigInteger) + delta
     changed = session.execute(
         update(Product)
-        .where(
-            Product.id == product_id,
-            and_(new_quantity >= 0, new_quantity <= MAX_DB_INT),
-        )
+        .where(Product.id == product_id, and_(new_quantity >= 0, new_quantity <= MAX_DB_INT))
         .values(
             stock_quantity=Product.stock_quantity + delta,
             version=Product.version + 1,
@@ -151,28 +101,21 @@ def _apply_delta(
         _refuse_delta(session, product_id, delta)
     quantity, threshold = changed
     record_movement(
-        session,
-        product_id,
-        delta,
-        quantity,
-        reason=reason,
-        reference=reference,
-        user_id=user_id,
+        session, product_id, delta, quantity, reason=reason, reference=reference, user_id=user_id
     )
-    return sync_low_stock_alert(session, product_id, quantity, threshold)
+    return low_stock.sync_alert(session, product_id, quantity, threshold)
 
 
 def _refuse_delta(session: Session, product_id: int, delta: int) -> None:
     available = session.scalar(select(Product.stock_quantity).where(Product.id == product_id))
     session.rollback()
     if available is None:
-        raise not_found("product", product_id)
+        raise NotFound("product", product_id)
     if delta < 0:
-        raise conflict(
-            f"not enough stock: {available} available, {-delta} requested",
-            available=available,
+        raise Conflict(
+            f"not enough stock: {available} available, {-delta} requested", available=available
         )
-    raise conflict(f"stock would exceed the maximum of {MAX_DB_INT}", available=available)
+    raise Conflict(f"stock would exceed the maximum of {MAX_DB_INT}", available=available)
 
 
 def adjust_stock(
@@ -182,23 +125,17 @@ def adjust_stock(
     reason: str,
     reference: str | None,
     user_id: int,
-) -> Product:
+) -> ChangedProduct:
     """Add or take stock atomically, record the movement, update the alert, commit."""
     opened = _apply_delta(session, product_id, delta, reason, reference, user_id)
-    # Read back while the row is still locked, so the caller sees the result of this change,
-    # not of a concurrent one committed just after it.
-    product = reload_product(session, product_id)
-    session.commit()
-    if opened:
-        log_low_stock(product)
-    return product
+    return commit_change(session, product_id, opened)
 
 
 @dataclass(frozen=True)
-class AdjustmentResult:
-    """The product after an adjustment, as the JSON body, and whether it was replayed."""
+class IdempotentResult:
+    """The product after an adjustment, and whether it is a replay of an earlier answer."""
 
-    body: dict[str, Any]
+    product: ChangedProduct
     replayed: bool
 
 
@@ -208,7 +145,7 @@ def adjust_stock_once(
     adjustment: dict[str, Any],
     user_id: int,
     idempotency_key: str,
-) -> AdjustmentResult:
+) -> IdempotentResult:
     """Apply an adjustment at most once per (user, key) within 24 hours.
 
     The key row is inserted first: a concurrent retry with the same key waits on it and then
@@ -229,17 +166,13 @@ def adjust_stock_once(
             session.rollback()
             return _replay(stored, fingerprint)
     opened = _apply_delta(session, product_id, user_id=user_id, **adjustment)
-    product = reload_product(session, product_id)
-    body = ProductRead.model_validate(product).model_dump(mode="json")
+    product = read_product(session, product_id)
     session.execute(
         update(IdempotencyKey)
         .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == idempotency_key)
-        .values(status_code=200, response_body=json.dumps(body))
+        .values(status_code=200, response_body=product.json)
     )
-    session.commit()
-    if opened:
-        log_low_stock(product)
-    return AdjustmentResult(body=body, replayed=False)
+    return IdempotentResult(_commit(session, product_id, product, opened), replayed=False)
 
 
 def _claim_key(session: Session, user_id: int, key: str, fingerprint: str) -> bool:
@@ -259,13 +192,16 @@ def _claim_key(session: Session, user_id: int, key: str, fingerprint: str) -> bo
     return claimed is not None
 
 
-def _replay(stored: IdempotencyKey, fingerprint: str) -> AdjustmentResult:
+def _replay(stored: IdempotencyKey, fingerprint: str) -> IdempotentResult:
+    """The stored answer to the first request with this key (Invalid for another request)."""
     if stored.request_fingerprint != fingerprint:
-        raise HTTPException(
-            status_code=422,
-            detail="this Idempotency-Key was used for a different request",
+        raise Invalid(
+            "this Idempotency-Key was used for a different request",
+            loc=("header", "idempotency-key"),
         )
-    return AdjustmentResult(body=json.loads(stored.response_body), replayed=True)
+    body = json.loads(stored.response_body)
+    product = ChangedProduct(id=body["id"], json=stored.response_body, version=body["version"])
+    return IdempotentResult(product, replayed=True)
 
 
 def set_stock(session: Session, product: Product, new_quantity: int, user_id: int) -> None:
@@ -273,10 +209,13 @@ def set_stock(session: Session, product: Product, new_quantity: int, user_id: in
     delta = new_quantity - product.stock_quantity
     product.stock_quantity = new_quantity
     record_movement(
-        session,
-        product.id,
-        delta,
-        new_quantity,
-        reason=STOCK_EDIT_REASON,
-        user_id=user_id,
+        session, product.id, delta, new_quantity, reason=STOCK_EDIT_REASON, user_id=user_id
     )
+
+
+def list_movements(session: Session, product_id: int, page: PageParams) -> Page[StockMovementRead]:
+    """The product's ledger, newest first; NotFound if there is no such product."""
+    if session.get(Product, product_id) is None:
+        raise NotFound("product", product_id)
+    statement = select(StockMovement).where(StockMovement.product_id == product_id)
+    return paginate(session, statement, page, StockMovementRead, StockMovement.id.desc())

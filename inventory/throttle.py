@@ -11,11 +11,11 @@ import logging
 import math
 from datetime import UTC, datetime, timedelta
 
-from fastapi import HTTPException
 from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from inventory.config import get_settings
+from inventory.errors import TooManyRequests
 from inventory.models import LoginFailure
 
 logger = logging.getLogger(__name__)
@@ -64,10 +64,8 @@ def check_login_allowed(session: Session, username: str, client_address: str) ->
         retry_after = _retry_after(session, column, value, limit, since)
         if retry_after is not None:
             logger.warning("login throttled for %s=%r", column.key, value)
-            raise HTTPException(
-                status_code=429,
-                detail="too many failed logins; try again later",
-                headers={"Retry-After": str(retry_after)},
+            raise TooManyRequests(
+                "too many failed logins; try again later", retry_after=retry_after
             )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import HTTPException
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -12,7 +11,7 @@ from sqlmodel import Session
 
 from inventory.auth import find_user_by_name, hash_password
 from inventory.config import get_settings
-from inventory.http import commit_or_conflict, conflict, not_found
+from inventory.errors import Conflict, Forbidden, NotFound, commit_or_conflict
 from inventory.models import Role, User, UserRegister
 
 
@@ -22,11 +21,9 @@ def check_may_register(caller: User | None, role: Role | None) -> None:
     if caller is not None and caller.role == Role.admin:
         return
     if role is not None:
-        raise HTTPException(status_code=403, detail="only an admin may choose a role")
+        raise Forbidden("only an admin may choose a role")
     if not get_settings().open_signup:
-        raise HTTPException(
-            status_code=403, detail="sign-up is closed: ask an admin for an account"
-        )
+        raise Forbidden("sign-up is closed: ask an admin for an account")
 
 
 def create_user(
@@ -45,10 +42,10 @@ def create_user(
 
 
 def get_user(session: Session, user_id: int) -> User:
-    """The user, or 404."""
+    """The user, or NotFound."""
     user = session.get(User, user_id)
     if user is None:
-        raise not_found("user", user_id)
+        raise NotFound("user", user_id)
     return user
 
 
@@ -59,7 +56,7 @@ def _guard_last_admin(session: Session, user: User) -> None:
     ).all()
     if admin_ids == [user.id]:
         session.rollback()
-        raise conflict("this is the last active admin; make another admin first")
+        raise Conflict("this is the last active admin; make another admin first")
 
 
 def update_user(session: Session, user_id: int, changes: dict[str, Any]) -> User:

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from inventory import catalog
+from inventory import product_queries
 from inventory.config import get_settings
 from inventory.main import YOUNG_GENERATION_THRESHOLD, create_app
 from inventory.models import Category, Product
@@ -57,7 +57,7 @@ def test_an_unexpected_error_is_a_json_500_with_the_request_id_and_no_traceback(
     def broken(*args, **kwargs):
         raise RuntimeError("internal detail that must not leak")
 
-    monkeypatch.setattr(catalog, "list_products", broken)
+    monkeypatch.setattr(product_queries, "list_products", broken)
     response = client.get("/api/v1/products", headers=viewer)
     assert response.status_code == 500
     body = response.json()

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import Form, Request, Response
 from pydantic import BaseModel, Field
 
 from inventory.auth import (
@@ -11,19 +11,11 @@ from inventory.auth import (
     PasswordHashingSlot,
     authenticate,
     create_access_token,
-    unauthorized,
 )
 from inventory.db import SessionDep
-from inventory.http import (
-    API_PREFIX,
-    CONFLICT,
-    FORBIDDEN,
-    INVALID,
-    TOO_MANY,
-    UNAUTHORIZED,
-    ApiRoute,
-)
+from inventory.errors import Unauthorized, error_doc, invalid_doc
 from inventory.models import Role, UserRead, UserRegister
+from inventory.routing import ApiRouter
 from inventory.throttle import (
     check_login_allowed,
     clear_login_failures,
@@ -31,7 +23,9 @@ from inventory.throttle import (
 )
 from inventory.users import check_may_register, create_user
 
-router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"], route_class=ApiRoute)
+router = ApiRouter("/auth", tag="auth", public=True)
+
+BAD_TOKEN = error_doc(401, "The token sent is invalid or expired.", "invalid or expired token")
 
 
 class LoginForm(BaseModel):
@@ -53,7 +47,17 @@ class Token(BaseModel):
     "/register",
     status_code=201,
     summary="Sign up",
-    responses=UNAUTHORIZED | FORBIDDEN | CONFLICT | INVALID,
+    responses=BAD_TOKEN
+    | error_doc(
+        403,
+        "A role was asked for by someone other than an admin, or sign-up is closed.",
+        "only an admin may choose a role",
+    )
+    | error_doc(409, "The username is taken (ignoring case).", "username 'alice' is taken")
+    | invalid_doc(
+        "The request does not fit the schema.",
+        "body.password: String should have at least 8 characters",
+    ),
 )
 def register(
     body: UserRegister,
@@ -69,14 +73,20 @@ def register(
     Usernames are unique ignoring case (409)."""
     check_may_register(caller, body.role)
     user = create_user(session, body.username, body.password, body.role or Role.viewer)
-    response.headers["Location"] = str(request.url_for("get_user", user_id=user.id))
-    return user
+    response.headers["Location"] = request.app.url_path_for("get_user", user_id=user.id)
+    return UserRead.model_validate(user, from_attributes=True)
 
 
 @router.post(
     "/login",
     summary="Log in for a bearer token",
-    responses=UNAUTHORIZED | INVALID | TOO_MANY,
+    responses=error_doc(401, "Wrong username or password.", "incorrect username or password")
+    | invalid_doc("The form does not fit.", "body.username: Field required")
+    | error_doc(
+        429,
+        "Too many failed logins; retry after `Retry-After` seconds.",
+        "too many failed logins; try again later",
+    ),
 )
 def login(
     form: Annotated[LoginForm, Form()],
@@ -92,14 +102,18 @@ def login(
     user = authenticate(session, form.username, form.password)
     if user is None:
         record_login_failure(session, form.username, address)
-        raise unauthorized("incorrect username or password")
+        raise Unauthorized("incorrect username or password")
     clear_login_failures(session, form.username)
     request.state.user_id = user.id
     token, expires_in = create_access_token(user)
     return Token(access_token=token, expires_in=expires_in)
 
 
-@router.get("/me", summary="Who am I?", responses=UNAUTHORIZED)
+@router.get(
+    "/me",
+    summary="Who am I?",
+    responses=error_doc(401, "Missing, invalid or expired token.", "not authenticated"),
+)
 def me(user: CurrentUser) -> UserRead:
     """The user the token belongs to."""
-    return user
+    return UserRead.model_validate(user, from_attributes=True)

@@ -1,58 +1,34 @@
 """Categories: a product may belong to many."""
 
-from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Query, Request, Response
 
-from inventory import catalog
+from inventory import categories, product_queries, products
 from inventory.auth import AdminDep, CurrentUser, ManagerDep
 from inventory.db import SessionDep
-from inventory.http import (
-    API_PREFIX,
-    CONFLICT,
-    NOT_FOUND,
-    PROTECTED,
-    ApiRoute,
-    IdPath,
-    PageDep,
-    commit_or_conflict,
-    json_page_response,
-    page_body,
-    page_of,
-)
-from inventory.models import (
-    Category,
-    CategoryCreate,
-    CategoryRead,
-    CategoryUpdate,
-    ProductRead,
+from inventory.errors import error_doc
+from inventory.models import Category, CategoryCreate, CategoryRead, CategoryUpdate, ProductRead
+from inventory.pagination import Page, PageDep
+from inventory.product_json import page_response
+from inventory.routing import ApiRouter, IdPath
+
+router = ApiRouter("/categories", tag="categories")
+
+NO_CATEGORY = error_doc(404, "No such category.", "category 7 not found")
+NAME_TAKEN = error_doc(
+    409, "Another category has this name (ignoring case).", "category 'Garden' already exists"
 )
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/categories",
-    tags=["categories"],
-    route_class=ApiRoute,
-    responses=PROTECTED,
-)
-CategoryPage = page_of(CategoryRead)
-ProductPage = page_of(ProductRead)
 
-
-@router.post("", status_code=201, summary="Create a category", responses=CONFLICT)
+@router.post("", status_code=201, summary="Create a category", responses=NAME_TAKEN)
 def create_category(
-    body: CategoryCreate,
-    session: SessionDep,
-    _: ManagerDep,
-    request: Request,
-    response: Response,
+    body: CategoryCreate, session: SessionDep, _: ManagerDep, request: Request, response: Response
 ) -> CategoryRead:
     """Add a category. Names are unique ignoring case (409)."""
-    category = Category.model_validate(body.model_dump())
-    session.add(category)
-    commit_or_conflict(session, f"category {body.name!r} already exists")
-    response.headers["Location"] = str(request.url_for("get_category", category_id=category.id))
-    return category
+    category = categories.create_category(session, body.model_dump())
+    response.headers["Location"] = request.app.url_path_for("get_category", category_id=category.id)
+    return CategoryRead.model_validate(category, from_attributes=True)
 
 
 @router.get("", summary="List categories")
@@ -62,55 +38,57 @@ def list_categories(
     page: PageDep,
     q: Annotated[
         str | None,
-        Query(
-            max_length=200,
-            description="Case-insensitive substring of name or description.",
-        ),
+        Query(max_length=200, description="Case-insensitive substring of name or description."),
     ] = None,
     sort: Annotated[
-        catalog.CategorySort,
+        product_queries.CategorySort,
         Query(description="`name` or `id`, `-` prefix for descending."),
-    ] = "id",
-) -> CategoryPage:
+    ] = product_queries.CategorySort.id,
+) -> Page[CategoryRead]:
     """Categories, a page at a time."""
-    items, total = catalog.list_categories(session, q, sort, page)
-    return page_body(items, total, page)
+    return categories.list_categories(session, q, sort, page)
 
 
-@router.get("/{category_id}", summary="Get a category", responses=NOT_FOUND)
+@router.get("/{category_id}", summary="Get a category", responses=NO_CATEGORY)
 def get_category(category_id: IdPath, session: SessionDep, _: CurrentUser) -> CategoryRead:
     """One category."""
-    return catalog.get_category(session, category_id)
+    category = categories.get_category(session, category_id)
+    return CategoryRead.model_validate(category, from_attributes=True)
 
 
-@router.get("/{category_id}/products", summary="List a category's products", responses=NOT_FOUND)
+@router.get(
+    "/{category_id}/products",
+    summary="List a category's products",
+    response_model=Page[ProductRead],
+    responses=NO_CATEGORY,
+)
 def list_category_products(
     category_id: IdPath,
     session: SessionDep,
     _: CurrentUser,
     page: PageDep,
-    filters: Annotated[catalog.ProductFilters, Depends(catalog.product_query)],
-) -> ProductPage:
+    query: Annotated[product_queries.ProductQuery, Query()],
+) -> Response:
     """The products in this category, with the same filters and sorting as `GET /products`."""
-    catalog.get_category(session, category_id)
-    items, total = catalog.list_products(session, replace(filters, category_id=category_id), page)
-    return json_page_response(items, total, page)
+    categories.get_category(session, category_id)
+    filters = product_queries.ProductFilters(**query.model_dump(), category_id=category_id)
+    items, total = product_queries.list_products(session, filters, page)
+    return page_response(items, total, page)
 
 
-@router.patch("/{category_id}", summary="Change a category", responses=NOT_FOUND | CONFLICT)
+@router.patch("/{category_id}", summary="Change a category", responses=NO_CATEGORY | NAME_TAKEN)
 def update_category(
     category_id: IdPath, body: CategoryUpdate, session: SessionDep, _: ManagerDep
 ) -> CategoryRead:
     """Change name or description; fields left out stay as they are."""
-    category = catalog.get_category(session, category_id)
-    for name, value in body.model_dump(exclude_unset=True).items():
-        setattr(category, name, value)
-    commit_or_conflict(session, f"category {category.name!r} already exists")
-    return category
+    category = categories.update_category(session, category_id, body.model_dump())
+    return CategoryRead.model_validate(category, from_attributes=True)
 
 
-@router.delete("/{category_id}", status_code=204, summary="Delete a category", responses=NOT_FOUND)
+@router.delete(
+    "/{category_id}", status_code=204, summary="Delete a category", responses=NO_CATEGORY
+)
 def delete_category(category_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
     """Delete a category. Its products stay; they only lose this category."""
-    catalog.delete_by_id(session, Category, category_id)
+    products.delete_by_id(session, Category, category_id)
     return Response(status_code=204)

@@ -4,7 +4,7 @@
 from pathlib import Path
 
 import fastapi_offline
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
@@ -13,11 +13,13 @@ from fastapi.openapi.docs import (
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from inventory.routing import ApiRouter
+
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-assets"
 assets = StaticFiles(directory=ASSETS)
 
-router = APIRouter(include_in_schema=False)
+router = ApiRouter(public=True, base="", include_in_schema=False)
 
 
 @router.get("/docs")

@@ -1,13 +1,13 @@
 """Liveness and readiness, without authentication, for load balancers and orchestrators."""
 
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from inventory.db import get_engine
+from inventory.routing import ApiRouter
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = ApiRouter("/health", tag="health", public=True, base="")
 
 
 @router.get("", summary="Is the process up?")

@@ -3,14 +3,16 @@
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import Depends
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from inventory.config import get_settings
+from inventory.errors import Unauthorized
 from inventory.metrics import render
+from inventory.routing import ApiRouter
 
-router = APIRouter(include_in_schema=False)
+router = ApiRouter(public=True, base="", include_in_schema=False)
 bearer = HTTPBearer(auto_error=False)
 
 
@@ -24,11 +26,7 @@ async def check_metrics_token(
         return
     sent = credentials.credentials if credentials else ""
     if not secrets.compare_digest(sent.encode(), expected.encode()):
-        raise HTTPException(
-            status_code=401,
-            detail="send the metrics token as a bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise Unauthorized("send the metrics token as a bearer token")
 
 
 @router.get("/metrics", dependencies=[Depends(check_metrics_token)])

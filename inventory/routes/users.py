@@ -1,39 +1,34 @@
 """User administration (admin only)."""
 
-from fastapi import APIRouter, Request, Response
-from sqlalchemy import func, select
+from fastapi import Request, Response
+from sqlalchemy import select
 
 from inventory import users
 from inventory.auth import AdminDep, PasswordHashingSlot
 from inventory.db import SessionDep
-from inventory.http import (
-    API_PREFIX,
-    CONFLICT,
-    NOT_FOUND,
-    PROTECTED,
-    ApiRoute,
-    IdPath,
-    PageDep,
-    page_body,
-    page_of,
-)
+from inventory.errors import error_doc
 from inventory.models import User, UserCreate, UserRead, UserUpdate
+from inventory.pagination import Page, PageDep, paginate
+from inventory.routing import ApiRouter, IdPath
 
-router = APIRouter(
-    prefix=f"{API_PREFIX}/users", tags=["users"], route_class=ApiRoute, responses=PROTECTED
+router = ApiRouter("/users", tag="users")
+
+NO_USER = error_doc(404, "No such user.", "user 42 not found")
+NAME_TAKEN = error_doc(409, "The username is taken (ignoring case).", "username 'alice' is taken")
+LAST_ADMIN = error_doc(
+    409,
+    "This is the last active admin.",
+    "this is the last active admin; make another admin first",
 )
-UserPage = page_of(UserRead)
 
 
 @router.get("", summary="List users")
-def list_users(session: SessionDep, _: AdminDep, page: PageDep) -> UserPage:
+def list_users(session: SessionDep, _: AdminDep, page: PageDep) -> Page[UserRead]:
     """All users, oldest first."""
-    total = session.scalar(select(func.count()).select_from(User))
-    items = session.scalars(select(User).order_by(User.id).limit(page.limit).offset(page.offset))
-    return page_body(list(items), total or 0, page)
+    return paginate(session, select(User), page, UserRead, User.id)
 
 
-@router.post("", status_code=201, summary="Create a user with any role", responses=CONFLICT)
+@router.post("", status_code=201, summary="Create a user with any role", responses=NAME_TAKEN)
 def create_user(
     body: UserCreate,
     session: SessionDep,
@@ -44,17 +39,17 @@ def create_user(
 ) -> UserRead:
     """Create a user with the given role. Usernames are unique ignoring case (409)."""
     user = users.create_user(session, body.username, body.password, body.role, body.is_active)
-    response.headers["Location"] = str(request.url_for("get_user", user_id=user.id))
-    return user
+    response.headers["Location"] = request.app.url_path_for("get_user", user_id=user.id)
+    return UserRead.model_validate(user, from_attributes=True)
 
 
-@router.get("/{user_id}", summary="Get a user", responses=NOT_FOUND)
+@router.get("/{user_id}", summary="Get a user", responses=NO_USER)
 def get_user(user_id: IdPath, session: SessionDep, _: AdminDep) -> UserRead:
     """One user."""
-    return users.get_user(session, user_id)
+    return UserRead.model_validate(users.get_user(session, user_id), from_attributes=True)
 
 
-@router.patch("/{user_id}", summary="Change a user", responses=NOT_FOUND | CONFLICT)
+@router.patch("/{user_id}", summary="Change a user", responses=NO_USER | LAST_ADMIN)
 def update_user(
     user_id: IdPath,
     body: UserUpdate,
@@ -64,14 +59,12 @@ def update_user(
 ) -> UserRead:
     """Change role, active flag or password. Takes effect at once, also for tokens already
     issued. The last active admin cannot be demoted or disabled (409)."""
-    return users.update_user(session, user_id, body.model_dump(exclude_unset=True))
+    user = users.update_user(session, user_id, body.model_dump())
+    return UserRead.model_validate(user, from_attributes=True)
 
 
 @router.delete(
-    "/{user_id}",
-    status_code=204,
-    summary="Delete a user",
-    responses=NOT_FOUND | CONFLICT,
+    "/{user_id}", status_code=204, summary="Delete a user", responses=NO_USER | LAST_ADMIN
 )
 def delete_user(user_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
     """Delete a user; their tokens stop working. The last active admin cannot be deleted (409).

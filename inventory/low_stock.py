@@ -1,0 +1,54 @@
+"""Low-stock alerts: a product at or below its threshold has exactly one active alert; rising
+above the threshold resolves it. A partial unique index makes a second active alert impossible.
+Opening one logs a WARNING."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import Row, func, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import Session
+
+from inventory.models import LowStockAlert
+
+logger = logging.getLogger("inventory.stock")
+
+
+def sync_alert(session: Session, product_id: int, quantity: int, threshold: int) -> bool:
+    """Open or resolve the product's alert for its new stock; True when an alert was opened.
+
+    Call it while the product row is locked (after an UPDATE of it in the same transaction).
+    """
+    if quantity <= threshold:
+        opened = session.execute(
+            insert(LowStockAlert)
+            .values(product_id=product_id, quantity=quantity, threshold=threshold, active=True)
+            .on_conflict_do_nothing(index_elements=["product_id"], index_where=LowStockAlert.active)
+            .returning(LowStockAlert.id)
+        ).first()
+        return opened is not None
+    session.execute(
+        update(LowStockAlert)
+        .where(LowStockAlert.product_id == product_id, LowStockAlert.active)
+        .values(active=False, resolved_at=func.now())
+    )
+    return False
+
+
+def log_opened(product_id: int, product: Row) -> None:
+    """The WARNING that goes with a newly opened alert (`product` as `read_product` gives it)."""
+    logger.warning(
+        "low stock: product id=%s sku=%s name=%r quantity=%s threshold=%s",
+        product_id,
+        product.sku,
+        product.name,
+        product.stock_quantity,
+        product.low_stock_threshold,
+        extra={
+            "product_id": product_id,
+            "sku": product.sku,
+            "quantity": product.stock_quantity,
+            "threshold": product.low_stock_threshold,
+        },
+    )

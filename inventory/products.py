@@ -1,0 +1,123 @@
+"""Product writes: create, change and delete a product with its categories and stock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from inventory import low_stock
+from inventory.config import get_settings
+from inventory.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from inventory.models import Category, Product, ProductCategory
+from inventory.stock import (
+    INITIAL_STOCK_REASON,
+    ChangedProduct,
+    commit_change,
+    record_movement,
+    set_stock,
+)
+
+
+def _check_categories_exist(session: Session, category_ids: list[int]) -> None:
+    found = set(session.scalars(select(Category.id).where(Category.id.in_(category_ids))))
+    missing = sorted(set(category_ids) - found)
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        raise Invalid(
+            f"unknown category id{plural}: " + ", ".join(map(str, missing)),
+            loc=("body", "category_ids"),
+        )
+
+
+def _set_categories(session: Session, product_id: int, category_ids: list[int]) -> None:
+    unique_ids = sorted(set(category_ids))
+    _check_categories_exist(session, unique_ids)
+    session.execute(delete(ProductCategory).where(ProductCategory.product_id == product_id))
+    if unique_ids:
+        session.execute(
+            insert(ProductCategory),
+            [{"product_id": product_id, "category_id": cid} for cid in unique_ids],
+        )
+
+
+def _flush(session: Session, product: Product) -> None:
+    """Write the product's row now, so a taken sku is a 409 naming it (not a generic conflict)."""
+    sku = product.sku
+    try:
+        session.flush()
+    except IntegrityError as error:
+        session.rollback()
+        raise Conflict(f"sku {sku!r} already exists") from error
+
+
+def create_product(session: Session, fields: dict[str, Any], user_id: int) -> ChangedProduct:
+    """Insert a product with its categories, its opening stock movement and, if low, its alert."""
+    category_ids = fields.pop("category_ids", None) or []
+    if fields.get("low_stock_threshold") is None:
+        fields["low_stock_threshold"] = get_settings().low_stock_threshold
+    product = Product(**fields)
+    session.add(product)
+    _flush(session, product)
+    _set_categories(session, product.id, category_ids)
+    quantity = product.stock_quantity
+    record_movement(
+        session, product.id, quantity, quantity, reason=INITIAL_STOCK_REASON, user_id=user_id
+    )
+    opened = low_stock.sync_alert(session, product.id, quantity, product.low_stock_threshold)
+    return commit_change(session, product.id, opened)
+
+
+def _lock(session: Session, product_id: int) -> Product:
+    """The product, its row locked (FOR UPDATE) until the transaction ends; NotFound if none."""
+    product = session.get(Product, product_id, with_for_update=True, populate_existing=True)
+    if product is None:
+        raise NotFound("product", product_id)
+    return product
+
+
+def update_product(
+    session: Session,
+    product_id: int,
+    changes: dict[str, Any],
+    user_id: int,
+    expected_version: int | None = None,
+) -> ChangedProduct:
+    """Apply a partial change under a row lock; stock edits are recorded as movements.
+
+    With `expected_version`, a product changed meanwhile is refused (PreconditionFailed).
+    """
+    product = _lock(session, product_id)
+    if expected_version is not None and product.version != expected_version:
+        session.rollback()
+        raise PreconditionFailed(
+            f"product {product_id} is at version {product.version}, "
+            f"not {expected_version}; reload it and try again"
+        )
+    category_ids = changes.pop("category_ids", None)
+    new_quantity = changes.pop("stock_quantity", None)
+    for name, value in changes.items():
+        setattr(product, name, value)
+    if new_quantity is not None:
+        set_stock(session, product, new_quantity, user_id)
+    product.version += 1
+    product.updated_at = func.now()
+    _flush(session, product)
+    if category_ids is not None:
+        _set_categories(session, product_id, category_ids)
+    opened = low_stock.sync_alert(
+        session, product_id, product.stock_quantity, product.low_stock_threshold
+    )
+    return commit_change(session, product_id, opened)
+
+
+def delete_by_id(session: Session, model: type[Product | Category], row_id: int) -> None:
+    """Delete one product or category (NotFound if none). The foreign keys cascade: a product
+    takes its links, ledger and alerts along; a category only its links, never a product."""
+    deleted = session.execute(delete(model).where(model.id == row_id).returning(model.id)).first()
+    if deleted is None:
+        session.rollback()
+        raise NotFound(model.__name__.lower(), row_id)
+    session.commit()
