@@ -63,8 +63,9 @@ def _prepare_database() -> str:
     return url
 
 
-def _print_login_hint() -> None:
-    """In development, make sure someone can log in and say how."""
+def _ensure_an_admin_exists() -> None:
+    """Create the configured first admin; in development, with no user at all, create an
+    `admin` with a random password and print it, so someone can log in."""
     from sqlalchemy import func, select
     from sqlmodel import Session
 
@@ -100,7 +101,7 @@ def run(host: str, port: int) -> None:
     import uvicorn
 
     _prepare_database()
-    _print_login_hint()
+    _ensure_an_admin_exists()
     _exit_cleanly_on_sigterm()
     print(f"Serving on http://{host}:{port} — API docs at http://{host}:{port}/docs")
     uvicorn.run(

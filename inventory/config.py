@@ -6,8 +6,9 @@ Every setting is documented in `.env.example` and in the README's configuration 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field, fields
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import find_dotenv, load_dotenv
@@ -32,68 +33,37 @@ def normalise_database_url(url: str) -> str:
     )
 
 
-def _int(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as error:
-        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from error
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}")
-    return value
-
-
-def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name, "").strip().lower()
-    if not raw:
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false, not {raw!r}")
-
-
-def _choice(name: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
-    raw = os.environ.get(name, "").strip() or default
-    value = raw.upper() if upper else raw.lower()
-    if value not in choices:
-        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
-    return value
-
-
-def _list(name: str) -> tuple[str, ...]:
-    raw = os.environ.get(name, "")
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
+def setting(default: Any, *, minimum: int | None = None, choices: tuple[str, ...] = ()) -> Any:
+    """A setting's default and its limits; its environment variable is its name in capitals."""
+    return field(default=default, metadata={"minimum": minimum, "choices": choices})
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What the app needs to know about where it runs."""
+    """What the app needs to know about where it runs: each field is read from the environment
+    variable of its name in capitals (`db_pool_size` from DB_POOL_SIZE), else its default."""
 
-    environment: str = "development"
-    database_url: str | None = None
-    secret_key: str = DEFAULT_SECRET_KEY
-    access_token_expire_minutes: int = 30
-    low_stock_threshold: int = 10
-    log_level: str = "INFO"
-    first_admin_username: str | None = None
-    first_admin_password: str | None = None
-    db_pool_size: int = 2
-    db_max_overflow: int = 5
-    db_pool_timeout_seconds: int = 10
-    bcrypt_rounds: int = 12
-    max_body_bytes: int = 1024 * 1024
-    cors_origins: tuple[str, ...] = field(default_factory=tuple)
-    login_max_failures_per_username: int = 5
-    login_max_failures_per_address: int = 100
-    login_failure_window_seconds: int = 900
-    metrics_enabled: bool = False
-    open_signup: bool = True
-    metrics_token: str | None = None
-    embedded_db_dir: str = ".pgdata"
+    environment: str = setting("development", choices=ENVIRONMENTS)
+    database_url: str | None = setting(None)
+    secret_key: str = setting(DEFAULT_SECRET_KEY)
+    access_token_expire_minutes: int = setting(30, minimum=1)
+    low_stock_threshold: int = setting(10, minimum=0)
+    log_level: str = setting("INFO", choices=LOG_LEVELS)
+    first_admin_username: str | None = setting(None)
+    first_admin_password: str | None = setting(None)
+    db_pool_size: int = setting(2, minimum=1)
+    db_max_overflow: int = setting(5, minimum=0)
+    db_pool_timeout_seconds: int = setting(10, minimum=1)
+    bcrypt_rounds: int = setting(12, minimum=4)
+    max_body_bytes: int = setting(1024 * 1024, minimum=1024)
+    cors_origins: tuple[str, ...] = setting(())
+    login_max_failures_per_username: int = setting(5, minimum=1)
+    login_max_failures_per_address: int = setting(100, minimum=1)
+    login_failure_window_seconds: int = setting(900, minimum=1)
+    metrics_enabled: bool = setting(False)
+    open_signup: bool = setting(True)
+    metrics_token: str | None = setting(None)
+    embedded_db_dir: str = setting(".pgdata")
 
     @property
     def is_production(self) -> bool:
@@ -115,39 +85,57 @@ class Settings:
             raise SettingsError("BCRYPT_ROUNDS must be at least 12 in production")
 
 
+UNSTRIPPED = frozenset({"first_admin_password"})
+"""Settings taken exactly as given (a password may begin or end with a space)."""
+
+
+def _parse(setting_field: Field, raw: str) -> Any:
+    """The value of one setting from its environment text; SettingsError names the variable."""
+    name, kind = setting_field.name.upper(), setting_field.type
+    minimum, choices = setting_field.metadata["minimum"], setting_field.metadata["choices"]
+    if choices:
+        for choice in choices:
+            if raw.lower() == choice.lower():
+                return choice
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    if kind == "int":
+        try:
+            number = int(raw)
+        except ValueError as error:
+            raise SettingsError(f"{name} must be a whole number, not {raw!r}") from error
+        if minimum is not None and number < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}")
+        return number
+    if kind == "bool":
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be true or false, not {raw!r}")
+    if kind == "tuple[str, ...]":
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    if name == "DATABASE_URL":
+        return normalise_database_url(raw)
+    return raw
+
+
 def settings_from_environment() -> Settings:
     """Read the settings from the process environment (after loading `.env` if present).
 
     The `.env` is looked for in the working directory and its parents (not next to this file,
     python-dotenv's default, which misses it once the package is installed elsewhere); variables
-    already in the environment win over it.
+    already in the environment win over it. An empty variable counts as unset.
     """
     env_file = os.environ.get("ENV_FILE") or find_dotenv(".env", usecwd=True)
     load_dotenv(env_file, override=False)
-    database_url = os.environ.get("DATABASE_URL", "").strip()
-    settings = Settings(
-        environment=_choice("ENVIRONMENT", "development", ENVIRONMENTS),
-        database_url=normalise_database_url(database_url) if database_url else None,
-        secret_key=os.environ.get("SECRET_KEY", "").strip() or DEFAULT_SECRET_KEY,
-        access_token_expire_minutes=_int("ACCESS_TOKEN_EXPIRE_MINUTES", 30, minimum=1),
-        low_stock_threshold=_int("LOW_STOCK_THRESHOLD", 10),
-        log_level=_choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
-        first_admin_username=os.environ.get("FIRST_ADMIN_USERNAME", "").strip() or None,
-        first_admin_password=os.environ.get("FIRST_ADMIN_PASSWORD") or None,
-        db_pool_size=_int("DB_POOL_SIZE", 2, minimum=1),
-        db_max_overflow=_int("DB_MAX_OVERFLOW", 5),
-        db_pool_timeout_seconds=_int("DB_POOL_TIMEOUT_SECONDS", 10, minimum=1),
-        bcrypt_rounds=_int("BCRYPT_ROUNDS", 12, minimum=4),
-        max_body_bytes=_int("MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
-        cors_origins=_list("CORS_ORIGINS"),
-        login_max_failures_per_username=_int("LOGIN_MAX_FAILURES_PER_USERNAME", 5, minimum=1),
-        login_max_failures_per_address=_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 100, minimum=1),
-        login_failure_window_seconds=_int("LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1),
-        metrics_enabled=_bool("METRICS_ENABLED", False),
-        open_signup=_bool("OPEN_SIGNUP", True),
-        metrics_token=os.environ.get("METRICS_TOKEN", "").strip() or None,
-        embedded_db_dir=os.environ.get("EMBEDDED_DB_DIR", "").strip() or ".pgdata",
-    )
+    values = {}
+    for setting_field in fields(Settings):
+        raw = os.environ.get(setting_field.name.upper(), "")
+        if setting_field.name not in UNSTRIPPED:
+            raw = raw.strip()
+        if raw:
+            values[setting_field.name] = _parse(setting_field, raw)
+    settings = Settings(**values)
     settings.check_for_production()
     return settings
 
