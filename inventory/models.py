@@ -11,12 +11,22 @@ booleans. In a partial update (`...Update`) a field may be left out (`MISSING`);
 only where the column is nullable.
 """
 
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, get_args
 
-from pydantic import MISSING, AfterValidator, ConfigDict, PlainSerializer, Strict, TypeAdapter
+from pydantic import (
+    MISSING,
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    Strict,
+    TypeAdapter,
+    WithJsonSchema,
+)
 from pydantic import Field as Describe
 from pydantic.fields import FieldInfo
 from sqlalchemy import (
@@ -69,6 +79,16 @@ def _two_places(value: Decimal) -> Decimal:
     if rounded != value:
         raise ValueError("price must have at most 2 decimal places")
     return rounded
+
+
+PRICE_TEXT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
+
+
+def _plain_price_text(value: object) -> object:
+    """A price sent as a string is plain digits with at most 2 decimals, as documented."""
+    if isinstance(value, str) and not PRICE_TEXT.fullmatch(value):
+        raise ValueError("a price string must be digits with at most 2 decimal places, like 19.99")
+    return value
 
 
 def _fits_bcrypt(value: str) -> str:
@@ -155,15 +175,30 @@ ProductDescription = Annotated[
         examples=["Kink-resistant, with brass fittings."],
     ),
 ]
+MONEY_DOC = (
+    "At least 0, at most 2 decimal places, below 10^10; "
+    "sent as a JSON number or string, returned as a string with exactly 2 places."
+)
 Money = Annotated[
     Decimal,
+    BeforeValidator(_plain_price_text),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "exclusiveMaximum": 10**10, "multipleOf": 0.01},
+                {"type": "string", "pattern": f"^{PRICE_TEXT.pattern}$"},
+            ],
+            "description": MONEY_DOC,
+            "examples": ["19.99"],
+        },
+        mode="validation",
+    ),
     Describe(
         ge=0,
         lt=10**10,
         max_digits=12,
         decimal_places=2,
-        description="At least 0, at most 2 decimal places, below 10^10; "
-        "sent as a JSON number or string, returned as a string with exactly 2 places.",
+        description=MONEY_DOC,
         examples=["19.99"],
     ),
     AfterValidator(_two_places),

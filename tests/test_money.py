@@ -185,3 +185,12 @@ def test_a_bad_price_filter_is_422(client, viewer, priced, params):
     response = client.get(PRODUCTS, params=params, headers=viewer)
     assert response.status_code == 422
     assert "price" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("written", ["1e2", " 5", "+5", "5.", "-0", "0x10", "1.234"])
+def test_a_price_string_in_another_form_than_documented_is_a_422(client, manager, written):
+    response = client.post(
+        "/api/v1/products", json={"name": "Rake", "price": written}, headers=manager
+    )
+    assert response.status_code == 422
+    assert "price" in response.json()["detail"]
