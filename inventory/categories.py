@@ -8,14 +8,14 @@ from sqlalchemy import or_, select
 from sqlmodel import Session
 
 from inventory.errors import NotFound, commit_or_conflict
-from inventory.models import Category, CategoryRead
-from inventory.pagination import Page, PageParams, paginate
+from inventory.models import Category, CategoryPage
+from inventory.pagination import PageParams, paginate
 from inventory.product_queries import CategorySort, like_pattern, order_by
 
 
 def list_categories(
     session: Session, q: str | None, sort: CategorySort, page: PageParams
-) -> Page[CategoryRead]:
+) -> CategoryPage:
     """A page of categories, optionally those whose name or description contains `q`."""
     statement = select(Category)
     if q:
@@ -26,7 +26,7 @@ def list_categories(
                 Category.description.ilike(pattern, escape="\\"),
             )
         )
-    return paginate(session, statement, page, CategoryRead, *order_by(Category, sort))
+    return paginate(session, statement, page, CategoryPage, *order_by(Category, sort))
 
 
 def get_category(session: Session, category_id: int) -> Category:

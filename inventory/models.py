@@ -15,11 +15,12 @@ import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, get_args
+from typing import Annotated, Generic, TypeVar, get_args
 
 from pydantic import (
     MISSING,
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     PlainSerializer,
@@ -300,6 +301,18 @@ ReferenceOrNull = Annotated[Reference | None, docs_of(Reference)]
 LowStockThresholdOrNull = Annotated[LowStockThreshold | None, docs_of(LowStockThreshold)]
 
 
+Item = TypeVar("Item")
+
+
+class Page(BaseModel, Generic[Item]):
+    """One page of a list: every list answers `{items, total, limit, offset}`."""
+
+    items: list[Item] = Describe(description="This page's items.")
+    total: int = Describe(description="How many items match, over all pages.", examples=[120])
+    limit: int = Describe(description="The page size asked for.", examples=[50])
+    offset: int = Describe(description="How many matching items were skipped.", examples=[0])
+
+
 class RequestModel(SQLModel):
     """Base of every request body: unknown fields are refused, not ignored."""
 
@@ -337,6 +350,10 @@ class UserRead(SQLModel):
     role: UserRole
     is_active: IsActive
     created_at: ServerTime
+
+
+class UserPage(Page[UserRead]):
+    """One page of users."""
 
 
 class UserRegister(RequestModel):
@@ -429,6 +446,10 @@ class CategoryRead(SQLModel):
     id: ServerId
     name: CategoryName
     description: CategoryDescriptionOrNull
+
+
+class CategoryPage(Page[CategoryRead]):
+    """One page of categories."""
 
 
 class CategoryRef(SQLModel):
@@ -525,6 +546,10 @@ class ProductRead(SQLModel):
     categories: list[CategoryRef] = Describe(description="The product's categories.")
 
 
+class ProductPage(Page[ProductRead]):
+    """One page of products."""
+
+
 class ProductCount(SQLModel, table=True):
     """A share of the number of products, kept exact by triggers on `products` (migration 0005),
     so an unfiltered list sums a few rows instead of counting a million. The count is split
@@ -588,6 +613,10 @@ class StockMovementRead(SQLModel):
     created_at: ServerTime
 
 
+class StockMovementPage(Page[StockMovementRead]):
+    """One page of a product's stock ledger."""
+
+
 class LowStockAlert(SQLModel, table=True):
     """Opened when stock falls to the threshold or below; resolved when it rises above it."""
 
@@ -623,6 +652,10 @@ class LowStockAlertRead(SQLModel):
     active: bool = Describe(description="True until the stock rises above the threshold.")
     created_at: ServerTime
     resolved_at: datetime | None = Describe(description="When it was resolved.")
+
+
+class LowStockAlertPage(Page[LowStockAlertRead]):
+    """One page of low-stock alerts."""
 
 
 class IdempotencyKey(SQLModel, table=True):

@@ -158,7 +158,7 @@ def product_response(
 
 
 def page_response(items: list[str], total: int, page: PageParams) -> Response:
-    """A page of products (`Page[ProductRead]`) from their JSON texts."""
+    """A page of products (`ProductPage`) from their JSON texts."""
     body = (
         f'{{"items":[{",".join(items)}],"total":{total},'
         f'"limit":{page.limit},"offset":{page.offset}}}'

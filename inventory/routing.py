@@ -12,11 +12,13 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BeforeValidator
 from sqlmodel import Session
 
-from inventory.errors import PROTECTED
+from inventory.auth import RoleRequirement
+from inventory.errors import PROTECTED, error_doc
 from inventory.models import MAX_DB_INT
 
 API_PREFIX = "/api/v1"
@@ -32,8 +34,8 @@ def _plain_digits(value: Any) -> Any:
 
 IdPath = Annotated[
     int,
-    BeforeValidator(_plain_digits),
     Path(ge=1, le=MAX_DB_INT, description="The id.", examples=[1]),
+    BeforeValidator(_plain_digits),
 ]
 
 
@@ -69,10 +71,22 @@ def _closing_sessions(function: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _role_requirement(dependant: Dependant) -> RoleRequirement | None:
+    """The role a route's dependencies require, if any."""
+    for dependency in dependant.dependencies:
+        if isinstance(dependency.call, RoleRequirement):
+            return dependency.call
+        found = _role_requirement(dependency)
+        if found is not None:
+            return found
+    return None
+
+
 class ApiRoute(APIRoute):
     """A route of the API.
 
     - JSON bodies are read by `ExactJSONRequest`.
+    - A route that needs a role documents its 403 with the roles it needs.
     - A sync route's session is closed when the route's function returns, in its worker thread,
       so its connection is back in the pool before FastAPI validates the response in another
       worker thread. Holding a connection while waiting for a thread dead-locks a busy worker:
@@ -85,6 +99,12 @@ class ApiRoute(APIRoute):
         if not inspect.iscoroutinefunction(endpoint):
             endpoint = _closing_sessions(endpoint)
         super().__init__(path, endpoint, **kwargs)
+        requirement = _role_requirement(self.dependant)
+        if requirement is not None:
+            self.responses = {
+                **error_doc(403, "Your role may not do this.", requirement.refusal),
+                **self.responses,
+            }
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -22,8 +22,8 @@ from sqlmodel import Session
 
 from inventory import low_stock
 from inventory.errors import Conflict, Invalid, NotFound
-from inventory.models import MAX_DB_INT, IdempotencyKey, Product, StockMovement, StockMovementRead
-from inventory.pagination import Page, PageParams, paginate
+from inventory.models import MAX_DB_INT, IdempotencyKey, Product, StockMovement, StockMovementPage
+from inventory.pagination import PageParams, paginate
 from inventory.product_json import read_product
 
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
@@ -213,9 +213,9 @@ def set_stock(session: Session, product: Product, new_quantity: int, user_id: in
     )
 
 
-def list_movements(session: Session, product_id: int, page: PageParams) -> Page[StockMovementRead]:
+def list_movements(session: Session, product_id: int, page: PageParams) -> StockMovementPage:
     """The product's ledger, newest first; NotFound if there is no such product."""
     if session.get(Product, product_id) is None:
         raise NotFound("product", product_id)
     statement = select(StockMovement).where(StockMovement.product_id == product_id)
-    return paginate(session, statement, page, StockMovementRead, StockMovement.id.desc())
+    return paginate(session, statement, page, StockMovementPage, StockMovement.id.desc())

@@ -101,13 +101,35 @@ def test_every_field_of_a_catalog_request_body_has_an_example(key):
     assert missing == []
 
 
+NEEDS_A_ROLE = [
+    (method, path)
+    for method, path in SECURED
+    if path.startswith("/api/v1/users") or (method != "get" and path != "/api/v1/auth/register")
+]
+
+
 @pytest.mark.parametrize("key", SECURED, ids=ids(SECURED))
 def test_every_protected_operation_documents_its_auth_and_validation_errors(key):
     responses = OPERATIONS[key]["responses"]
-    codes = ("401",) if key == ME else ("401", "403", "422")
+    codes = ("401",) if key == ME else ("401", "422")
     for code in codes:
         assert code in responses, f"{code} is not documented"
     assert OPERATIONS[key].get("security"), "no security requirement"
+
+
+@pytest.mark.parametrize("key", SECURED, ids=ids(SECURED))
+def test_a_403_is_documented_exactly_where_a_role_is_needed_naming_the_roles(key):
+    responses = OPERATIONS[key]["responses"]
+    if key in NEEDS_A_ROLE:
+        example = responses["403"]["content"]["application/json"]["example"]["detail"]
+        roles = (
+            "admin"
+            if key[0] == "delete" or key[1].startswith("/api/v1/users")
+            else ("admin, manager")
+        )
+        assert example == f"this needs one of the roles: {roles}"
+    elif key != ("post", "/api/v1/auth/register"):
+        assert "403" not in responses
 
 
 @pytest.mark.parametrize(

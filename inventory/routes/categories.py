@@ -8,8 +8,15 @@ from inventory import categories, product_queries, products
 from inventory.auth import AdminDep, CurrentUser, ManagerDep
 from inventory.db import SessionDep
 from inventory.errors import error_doc
-from inventory.models import Category, CategoryCreate, CategoryRead, CategoryUpdate, ProductRead
-from inventory.pagination import Page, PageDep
+from inventory.models import (
+    Category,
+    CategoryCreate,
+    CategoryPage,
+    CategoryRead,
+    CategoryUpdate,
+    ProductPage,
+)
+from inventory.pagination import PageDep
 from inventory.product_json import page_response
 from inventory.routing import ApiRouter, IdPath
 
@@ -44,7 +51,7 @@ def list_categories(
         product_queries.CategorySort,
         Query(description="`name` or `id`, `-` prefix for descending."),
     ] = product_queries.CategorySort.id,
-) -> Page[CategoryRead]:
+) -> CategoryPage:
     """Categories, a page at a time."""
     return categories.list_categories(session, q, sort, page)
 
@@ -59,7 +66,7 @@ def get_category(category_id: IdPath, session: SessionDep, _: CurrentUser) -> Ca
 @router.get(
     "/{category_id}/products",
     summary="List a category's products",
-    response_model=Page[ProductRead],
+    response_model=ProductPage,
     responses=NO_CATEGORY,
 )
 def list_category_products(

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from inventory import product_queries
 from inventory.auth import CurrentUser
 from inventory.db import SessionDep
-from inventory.models import LowStockAlert, LowStockAlertRead, ProductRead
-from inventory.pagination import Page, PageDep, paginate
+from inventory.models import LowStockAlert, LowStockAlertPage, ProductPage
+from inventory.pagination import PageDep, paginate
 from inventory.product_json import page_response
 from inventory.routing import ApiRouter
 
@@ -19,7 +19,7 @@ router = ApiRouter(tag="inventory")
 @router.get(
     "/inventory/low-stock",
     summary="Products at or below their threshold",
-    response_model=Page[ProductRead],
+    response_model=ProductPage,
 )
 def list_low_stock(session: SessionDep, _: CurrentUser, page: PageDep) -> Response:
     """Products whose stock is at or below their low-stock threshold, most urgent first
@@ -36,10 +36,10 @@ def list_alerts(
     active: Annotated[
         bool | None, Query(description="true: open alerts only; false: resolved only.")
     ] = None,
-) -> Page[LowStockAlertRead]:
+) -> LowStockAlertPage:
     """Low-stock alerts, newest first."""
     statement = select(LowStockAlert)
     if active is not None:
         statement = statement.where(LowStockAlert.active == active)
     newest_first = (LowStockAlert.created_at.desc(), LowStockAlert.id.desc())
-    return paginate(session, statement, page, LowStockAlertRead, *newest_first)
+    return paginate(session, statement, page, LowStockAlertPage, *newest_first)

@@ -13,12 +13,13 @@ from inventory.errors import ErrorBody, PreconditionFailed, error_doc, invalid_d
 from inventory.models import (
     Product,
     ProductCreate,
+    ProductPage,
     ProductRead,
     ProductUpdate,
     StockAdjustment,
-    StockMovementRead,
+    StockMovementPage,
 )
-from inventory.pagination import Page, PageDep
+from inventory.pagination import PageDep
 from inventory.product_json import page_response, product_response, read_product
 from inventory.routing import ApiRouter, IdPath
 
@@ -70,7 +71,7 @@ def create_product(
     return product_response(product.json, product.version, status_code=201, Location=location)
 
 
-@router.get("", summary="List and search products", response_model=Page[ProductRead])
+@router.get("", summary="List and search products", response_model=ProductPage)
 def list_products(
     session: SessionDep,
     _: CurrentUser,
@@ -180,6 +181,6 @@ def adjust_stock(
 )
 def list_stock_movements(
     product_id: IdPath, session: SessionDep, _: CurrentUser, page: PageDep
-) -> Page[StockMovementRead]:
+) -> StockMovementPage:
     """Every change of the product's stock, newest first. The deltas sum to its stock."""
     return stock.list_movements(session, product_id, page)

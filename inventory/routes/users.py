@@ -7,8 +7,8 @@ from inventory import users
 from inventory.auth import AdminDep, PasswordHashingSlot
 from inventory.db import SessionDep
 from inventory.errors import error_doc
-from inventory.models import User, UserCreate, UserRead, UserUpdate
-from inventory.pagination import Page, PageDep, paginate
+from inventory.models import User, UserCreate, UserPage, UserRead, UserUpdate
+from inventory.pagination import PageDep, paginate
 from inventory.routing import ApiRouter, IdPath
 
 router = ApiRouter("/users", tag="users")
@@ -23,9 +23,9 @@ LAST_ADMIN = error_doc(
 
 
 @router.get("", summary="List users")
-def list_users(session: SessionDep, _: AdminDep, page: PageDep) -> Page[UserRead]:
+def list_users(session: SessionDep, _: AdminDep, page: PageDep) -> UserPage:
     """All users, oldest first."""
-    return paginate(session, select(User), page, UserRead, User.id)
+    return paginate(session, select(User), page, UserPage, User.id)
 
 
 @router.post("", status_code=201, summary="Create a user with any role", responses=NAME_TAKEN)
