@@ -56,6 +56,7 @@ from inventory.db import get_engine  # noqa: E402
 from inventory.main import app  # noqa: E402
 from inventory.models import Role, User  # noqa: E402
 from inventory.users import create_user  # noqa: E402
+from tests.factories import PASSWORD, create_category, create_product  # noqa: E402
 
 
 class _EverythingLogged(logging.Handler):
@@ -77,7 +78,6 @@ TABLES = (
     "stock_movements, low_stock_alerts, idempotency_keys, product_categories, "
     "products, categories, login_failures, users"
 )
-PASSWORD = "correct-horse-42"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -169,31 +169,23 @@ def viewer(viewer_user: User) -> dict[str, str]:
 @pytest.fixture
 def category(client: TestClient, admin: dict[str, str]) -> dict:
     """A category made through the API."""
-    response = client.post(
-        "/api/v1/categories", json={"name": "Garden", "description": "Outdoor"}, headers=admin
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+    return create_category(client, admin, "Garden", "Outdoor")
 
 
 @pytest.fixture
 def product(client: TestClient, admin: dict[str, str], category: dict) -> dict:
     """A product with 50 in stock (threshold 10) in `category`, made through the API."""
-    response = client.post(
-        "/api/v1/products",
-        json={
-            "name": "Garden hose",
-            "description": "25 m, brass fittings",
-            "price": "19.99",
-            "stock_quantity": 50,
-            "low_stock_threshold": 10,
-            "sku": "HOSE-25",
-            "category_ids": [category["id"]],
-        },
-        headers=admin,
+    return create_product(
+        client,
+        admin,
+        "Garden hose",
+        description="25 m, brass fittings",
+        price="19.99",
+        stock_quantity=50,
+        low_stock_threshold=10,
+        sku="HOSE-25",
+        category_ids=[category["id"]],
     )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 @pytest.fixture

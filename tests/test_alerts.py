@@ -5,28 +5,12 @@ import logging
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy import update
 
 from inventory.models import LowStockAlert
+from tests.factories import active_alerts, alerts, create_product, product_url, stock_url
 
 STOCK_LOGGER = "inventory.stock"
-
-
-def alerts(db: Session, product_id: int) -> list[LowStockAlert]:
-    """The product's alerts, oldest first, as the database has them."""
-    return list(
-        db.scalars(
-            select(LowStockAlert)
-            .where(LowStockAlert.product_id == product_id)
-            .order_by(LowStockAlert.id)
-            .execution_options(populate_existing=True)
-        )
-    )
-
-
-def active_alerts(db: Session, product_id: int) -> list[LowStockAlert]:
-    return [alert for alert in alerts(db, product_id) if alert.active]
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -37,16 +21,9 @@ def warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     ]
 
 
-def create_product(client, headers, **fields) -> dict:
-    body = {"name": "Watering can", "price": "7.50", **fields}
-    response = client.post("/api/v1/products", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def adjust(client, headers, product_id: int, delta: int) -> dict:
     response = client.post(
-        f"/api/v1/products/{product_id}/stock",
+        stock_url(product_id),
         json={"delta": delta, "reason": "test"},
         headers=headers,
     )
@@ -55,7 +32,7 @@ def adjust(client, headers, product_id: int, delta: int) -> dict:
 
 
 def patch(client, headers, product_id: int, **changes) -> dict:
-    response = client.patch(f"/api/v1/products/{product_id}", json=changes, headers=headers)
+    response = client.patch(product_url(product_id), json=changes, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -205,7 +182,7 @@ def test_falling_again_after_a_resolution_opens_a_new_alert(
 def test_a_refused_adjustment_opens_no_alert(client, db, manager, caplog, product):
     caplog.set_level(logging.WARNING, logger=STOCK_LOGGER)
     response = client.post(
-        f"/api/v1/products/{product['id']}/stock",
+        stock_url(product["id"]),
         json={"delta": -51, "reason": "too much"},
         headers=manager,
     )
@@ -232,10 +209,15 @@ def test_raising_the_threshold_to_the_stock_opens_an_alert(client, db, manager, 
     assert len(active_alerts(db, product["id"])) == 1
 
 
-def test_lowering_the_threshold_below_the_stock_resolves_the_alert(
-    client, db, manager, low_product
+@pytest.mark.parametrize(
+    "change",
+    [{"low_stock_threshold": 4}, {"stock_quantity": 11}],
+    ids=["lowering the threshold below the stock", "patching the stock above the threshold"],
+)
+def test_a_patch_that_lifts_a_low_product_resolves_the_alert(
+    client, db, manager, low_product, change
 ):
-    patch(client, manager, low_product["id"], low_stock_threshold=4)
+    patch(client, manager, low_product["id"], **change)
     [alert] = alerts(db, low_product["id"])
     assert not alert.active
     assert alert.resolved_at is not None
@@ -251,15 +233,6 @@ def test_patching_the_stock_below_the_threshold_opens_an_alert(
     assert alert.quantity == 2
     [record] = warnings(caplog)
     assert "quantity=2" in record.getMessage()
-
-
-def test_patching_the_stock_above_the_threshold_resolves_the_alert(
-    client, db, manager, low_product
-):
-    patch(client, manager, low_product["id"], stock_quantity=11)
-    [alert] = alerts(db, low_product["id"])
-    assert not alert.active
-    assert alert.resolved_at is not None
 
 
 def test_patching_other_fields_of_a_low_product_opens_no_second_alert(

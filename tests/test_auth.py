@@ -11,9 +11,9 @@ from sqlmodel import select
 from inventory.config import get_settings
 from inventory.models import Role, User
 from tests.conftest import PASSWORD, auth_headers
+from tests.factories import LOGIN, bearer, log_in
 
 REGISTER = "/api/v1/auth/register"
-LOGIN = "/api/v1/auth/login"
 ME = "/api/v1/auth/me"
 USER_FIELDS = {"id", "username", "role", "is_active", "created_at"}
 
@@ -22,16 +22,6 @@ def usernames(db) -> list[str]:
     """Every username in the database, in id order."""
     db.expire_all()
     return list(db.exec(select(User.username).order_by(User.id)).all())
-
-
-def log_in(client, username: str, password: str = PASSWORD):
-    """POST the OAuth2 password form."""
-    return client.post(LOGIN, data={"username": username, "password": password})
-
-
-def bearer(token: str) -> dict[str, str]:
-    """The Authorization header for a raw token."""
-    return {"Authorization": f"Bearer {token}"}
 
 
 def signed_token(**claims) -> str:

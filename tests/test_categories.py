@@ -2,39 +2,17 @@
 products) and the products of one category."""
 
 import pytest
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import select
 
 from inventory.models import Category, Product, ProductCategory
-
-CATEGORIES = "/api/v1/categories"
-PRODUCTS = "/api/v1/products"
-
-
-def count(db: Session, model: type) -> int:
-    """How many rows the table of `model` holds right now."""
-    return db.scalar(select(func.count()).select_from(model))
-
-
-def stored(db: Session, category_id: int) -> Category | None:
-    """The category row as the database has it now."""
-    return db.get(Category, category_id, populate_existing=True)
-
-
-def create_category(client, headers, name: str, description: str | None = None) -> dict:
-    response = client.post(
-        CATEGORIES, json={"name": name, "description": description}, headers=headers
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def create_product(client, headers, name: str, category_ids: list[int], **fields) -> dict:
-    body = {"name": name, "price": "1.00", "category_ids": category_ids, **fields}
-    response = client.post(PRODUCTS, json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
+from tests.factories import (
+    CATEGORIES,
+    PRODUCTS,
+    count,
+    create_category,
+    create_product,
+    stored_category,
+)
 
 # --- create -------------------------------------------------------------------------------------
 
@@ -48,7 +26,7 @@ def test_creating_a_category_returns_201_with_its_location(client, manager, db):
     assert body == {"id": body["id"], "name": "Tools", "description": "Hand tools"}
     assert response.headers["Location"].endswith(f"{CATEGORIES}/{body['id']}")
     assert client.get(response.headers["Location"], headers=manager).json() == body
-    assert stored(db, body["id"]).name == "Tools"
+    assert stored_category(db, body["id"]).name == "Tools"
 
 
 def test_a_category_needs_no_description(client, manager):
@@ -188,7 +166,7 @@ def test_patch_renames_a_category_and_keeps_its_description(client, manager, cat
     )
     assert response.status_code == 200
     assert response.json() == {"id": category["id"], "name": "Yard", "description": "Outdoor"}
-    assert stored(db, category["id"]).name == "Yard"
+    assert stored_category(db, category["id"]).name == "Yard"
 
 
 def test_patch_can_clear_a_category_description(client, manager, category, db):
@@ -197,7 +175,7 @@ def test_patch_can_clear_a_category_description(client, manager, category, db):
     )
     assert response.status_code == 200
     assert response.json()["description"] is None
-    assert stored(db, category["id"]).description is None
+    assert stored_category(db, category["id"]).description is None
 
 
 def test_renaming_a_category_shows_in_its_products(client, manager, category, product):
@@ -217,7 +195,7 @@ def test_renaming_to_a_taken_name_ignoring_case_is_409_and_nothing_changes(
     )
     assert response.status_code == 409
     assert "gARDEN" in response.json()["detail"]
-    row = stored(db, tools["id"])
+    row = stored_category(db, tools["id"])
     assert (row.name, row.description) == ("Tools", "hand tools")
 
 
@@ -239,7 +217,7 @@ def test_an_invalid_category_patch_is_422_and_nothing_changes(
     response = client.patch(f"{CATEGORIES}/{category['id']}", json={field: value}, headers=manager)
     assert response.status_code == 422
     assert field in response.json()["detail"]
-    row = stored(db, category["id"])
+    row = stored_category(db, category["id"])
     assert (row.id, row.name, row.description) == (category["id"], "Garden", "Outdoor")
 
 
@@ -252,7 +230,7 @@ def test_patching_an_unknown_category_is_404(client, manager):
 def test_a_viewer_cannot_patch_a_category(client, viewer, category, db):
     response = client.patch(f"{CATEGORIES}/{category['id']}", json={"name": "X"}, headers=viewer)
     assert response.status_code == 403
-    assert stored(db, category["id"]).name == "Garden"
+    assert stored_category(db, category["id"]).name == "Garden"
 
 
 # --- delete -------------------------------------------------------------------------------------
@@ -262,7 +240,7 @@ def test_deleting_a_category_unlinks_its_products_and_deletes_none(
     client, admin, category, product, db
 ):
     tools = create_category(client, admin, "Tools")
-    both = create_product(client, admin, "Shears", [category["id"], tools["id"]])
+    both = create_product(client, admin, "Shears", category_ids=[category["id"], tools["id"]])
     response = client.delete(f"{CATEGORIES}/{category['id']}", headers=admin)
     assert response.status_code == 204
     assert response.content == b""
@@ -293,9 +271,9 @@ def test_a_manager_cannot_delete_a_category(client, manager, category, product, 
 
 def test_a_categorys_products_come_in_the_list_envelope(client, viewer, manager, category):
     tools = create_category(client, manager, "Tools")
-    first = create_product(client, manager, "Hose", [category["id"]])
-    create_product(client, manager, "Hammer", [tools["id"]])
-    second = create_product(client, manager, "Shears", [tools["id"], category["id"]])
+    first = create_product(client, manager, "Hose", category_ids=[category["id"]])
+    create_product(client, manager, "Hammer", category_ids=[tools["id"]])
+    second = create_product(client, manager, "Shears", category_ids=[tools["id"], category["id"]])
     response = client.get(f"{CATEGORIES}/{category['id']}/products", headers=viewer)
     assert response.status_code == 200
     assert response.json() == {"items": [first, second], "total": 2, "limit": 50, "offset": 0}
@@ -304,11 +282,15 @@ def test_a_categorys_products_come_in_the_list_envelope(client, viewer, manager,
 def test_a_categorys_products_take_the_product_filters_sort_and_page(
     client, viewer, manager, category
 ):
-    create_product(client, manager, "Cheap hose", [category["id"]], price="2.00")
-    pricey = create_product(client, manager, "Fancy hose", [category["id"]], price="50.00")
-    mid = create_product(client, manager, "Plain hose", [category["id"]], price="20.00")
-    create_product(client, manager, "Fancy rake", [category["id"]], price="60.00")
-    create_product(client, manager, "Other hose", [], price="30.00")
+    create_product(client, manager, "Cheap hose", category_ids=[category["id"]], price="2.00")
+    pricey = create_product(
+        client, manager, "Fancy hose", category_ids=[category["id"]], price="50.00"
+    )
+    mid = create_product(
+        client, manager, "Plain hose", category_ids=[category["id"]], price="20.00"
+    )
+    create_product(client, manager, "Fancy rake", category_ids=[category["id"]], price="60.00")
+    create_product(client, manager, "Other hose", category_ids=[], price="30.00")
     response = client.get(
         f"{CATEGORIES}/{category['id']}/products",
         params={"q": "hose", "min_price": "10", "sort": "-price", "limit": 1, "offset": 1},

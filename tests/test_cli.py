@@ -3,14 +3,13 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import bcrypt
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 def inventory_command(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

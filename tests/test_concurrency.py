@@ -7,11 +7,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-from sqlmodel import Session
 
-from inventory.models import LowStockAlert, Product, Role, StockMovement
+from inventory.models import Role
 from tests.conftest import auth_headers
+from tests.factories import (
+    active_alerts,
+    alerts,
+    create_product,
+    ledger,
+    ledger_sum,
+    product_url,
+    stock_of,
+    stock_url,
+    stored_product,
+)
 
 pytestmark = pytest.mark.live
 
@@ -37,18 +46,13 @@ def make_product(http: httpx.Client, staff: dict[str, str]) -> Callable[..., dic
     counter = iter(range(1, 1000))
 
     def make(stock_quantity: int, low_stock_threshold: int = 10) -> dict:
-        response = http.post(
-            "/api/v1/products",
-            json={
-                "name": f"Item {next(counter)}",
-                "price": "1.00",
-                "stock_quantity": stock_quantity,
-                "low_stock_threshold": low_stock_threshold,
-            },
-            headers=staff,
+        return create_product(
+            http,
+            staff,
+            f"Item {next(counter)}",
+            stock_quantity=stock_quantity,
+            low_stock_threshold=low_stock_threshold,
         )
-        assert response.status_code == 201, response.text
-        return response.json()
 
     return make
 
@@ -61,41 +65,9 @@ def in_parallel(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Respons
 
 def adjust_call(http, headers, product_id: int, delta: int) -> Callable[[], httpx.Response]:
     return lambda: http.post(
-        f"/api/v1/products/{product_id}/stock",
+        stock_url(product_id),
         json={"delta": delta, "reason": "parallel"},
         headers=headers,
-    )
-
-
-def stock_of(db: Session, product_id: int) -> int:
-    return db.scalar(
-        select(Product.stock_quantity)
-        .where(Product.id == product_id)
-        .execution_options(populate_existing=True)
-    )
-
-
-def ledger_sum(db: Session, product_id: int) -> int:
-    return db.scalar(
-        select(func.coalesce(func.sum(StockMovement.delta), 0)).where(
-            StockMovement.product_id == product_id
-        )
-    )
-
-
-def movement_count(db: Session, product_id: int) -> int:
-    return db.scalar(
-        select(func.count())
-        .select_from(StockMovement)
-        .where(StockMovement.product_id == product_id)
-    )
-
-
-def active_alert_count(db: Session, product_id: int) -> int:
-    return db.scalar(
-        select(func.count())
-        .select_from(LowStockAlert)
-        .where(LowStockAlert.product_id == product_id, LowStockAlert.active)
     )
 
 
@@ -108,7 +80,7 @@ def test_parallel_takes_never_drive_stock_below_zero(db, http, staff, make_produ
     assert refusal.json()["available"] == 0
     assert stock_of(db, product["id"]) == 0
     assert ledger_sum(db, product["id"]) == 0
-    assert movement_count(db, product["id"]) == 61
+    assert len(ledger(db, product["id"])) == 61
     served = sorted(r.json()["stock_quantity"] for r in responses if r.status_code == 200)
     assert served == list(range(60))
 
@@ -130,7 +102,7 @@ def test_parallel_patches_with_one_etag_have_one_winner(db, http, staff, make_pr
 
     def patch(number: int) -> Callable[[], httpx.Response]:
         return lambda: http.patch(
-            f"/api/v1/products/{product['id']}",
+            product_url(product["id"]),
             json={"name": f"Edit {number}", "stock_quantity": number},
             headers={**staff, "If-Match": etag},
         )
@@ -139,10 +111,10 @@ def test_parallel_patches_with_one_etag_have_one_winner(db, http, staff, make_pr
     statuses = Counter(response.status_code for response in responses)
     assert statuses == {200: 1, 412: 19}
     winner = next(response for response in responses if response.status_code == 200).json()
-    stored = db.get(Product, product["id"], populate_existing=True)
+    stored = stored_product(db, product["id"])
     assert (stored.name, stored.stock_quantity) == (winner["name"], winner["stock_quantity"])
     assert stored.version == product["version"] + 1
-    assert movement_count(db, product["id"]) <= 2
+    assert len(ledger(db, product["id"])) <= 2
     assert ledger_sum(db, product["id"]) == stored.stock_quantity
 
 
@@ -157,7 +129,7 @@ def test_parallel_retries_with_one_key_apply_once(db, http, staff, make_product)
     replayed = [r for r in responses if r.headers.get("Idempotent-Replayed") == "true"]
     assert len(replayed) == 19
     assert stock_of(db, product["id"]) == 45
-    assert movement_count(db, product["id"]) == 2
+    assert len(ledger(db, product["id"])) == 2
 
 
 def test_parallel_takes_across_the_threshold_open_one_alert_per_product(
@@ -171,13 +143,8 @@ def test_parallel_takes_across_the_threshold_open_one_alert_per_product(
     ][:3]
     for product in products:
         assert stock_of(db, product["id"]) == product["stock_quantity"] - 15
-        assert active_alert_count(db, product["id"]) == 1
-        total_alerts = db.scalar(
-            select(func.count())
-            .select_from(LowStockAlert)
-            .where(LowStockAlert.product_id == product["id"])
-        )
-        assert total_alerts == 1
+        assert len(active_alerts(db, product["id"])) == 1
+        assert len(alerts(db, product["id"])) == 1
 
 
 def test_parallel_ups_and_downs_at_the_threshold_leave_one_consistent_alert(
@@ -194,7 +161,7 @@ def test_parallel_ups_and_downs_at_the_threshold_leave_one_consistent_alert(
     for product in products:
         stock_quantity = stock_of(db, product["id"])
         assert stock_quantity == product["stock_quantity"]
-        assert active_alert_count(db, product["id"]) == (1 if stock_quantity <= 10 else 0)
+        assert len(active_alerts(db, product["id"])) == (1 if stock_quantity <= 10 else 0)
         assert ledger_sum(db, product["id"]) == stock_quantity
 
 
@@ -203,7 +170,7 @@ def test_parallel_threshold_changes_leave_at_most_one_active_alert(db, http, sta
 
     def set_threshold(threshold: int) -> Callable[[], httpx.Response]:
         return lambda: http.patch(
-            f"/api/v1/products/{product['id']}",
+            product_url(product["id"]),
             json={"low_stock_threshold": threshold},
             headers=staff,
         )
@@ -211,14 +178,14 @@ def test_parallel_threshold_changes_leave_at_most_one_active_alert(db, http, sta
     thresholds = [60, 70, 40, 80, 55, 30] * 4 + [65]
     responses = in_parallel([set_threshold(threshold) for threshold in thresholds])
     assert all(response.status_code == 200 for response in responses)
-    stored = db.get(Product, product["id"], populate_existing=True)
-    assert active_alert_count(db, product["id"]) == (
+    stored = stored_product(db, product["id"])
+    assert len(active_alerts(db, product["id"])) == (
         1 if stored.stock_quantity <= stored.low_stock_threshold else 0
     )
     # Once more, every request pushing it low: exactly one active alert however they interleave.
     responses = in_parallel([set_threshold(threshold) for threshold in (60, 70, 80, 90) * 5])
     assert all(response.status_code == 200 for response in responses)
-    assert active_alert_count(db, product["id"]) == 1
+    assert len(active_alerts(db, product["id"])) == 1
 
 
 def test_parallel_stock_patches_and_adjustments_keep_the_ledger_summing_to_the_stock(
@@ -228,7 +195,7 @@ def test_parallel_stock_patches_and_adjustments_keep_the_ledger_summing_to_the_s
 
     def set_stock(quantity: int) -> Callable[[], httpx.Response]:
         return lambda: http.patch(
-            f"/api/v1/products/{product['id']}",
+            product_url(product["id"]),
             json={"stock_quantity": quantity},
             headers=staff,
         )
@@ -239,10 +206,4 @@ def test_parallel_stock_patches_and_adjustments_keep_the_ledger_summing_to_the_s
     assert all(response.status_code == 200 for response in responses)
     stock_quantity = stock_of(db, product["id"])
     assert ledger_sum(db, product["id"]) == stock_quantity
-    last = db.scalar(
-        select(StockMovement.quantity_after)
-        .where(StockMovement.product_id == product["id"])
-        .order_by(StockMovement.id.desc())
-        .limit(1)
-    )
-    assert last == stock_quantity
+    assert ledger(db, product["id"])[-1].quantity_after == stock_quantity

@@ -7,6 +7,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session
 
+from inventory.models import Category, LowStockAlert, Product, ProductCategory, User
+from tests.factories import count
+
 
 def insert_product(db: Session, **columns) -> int:
     """Insert a product with raw SQL (sensible defaults for what is not given); its id."""
@@ -56,10 +59,6 @@ def insert_alert(db: Session, product_id: int, active: bool) -> None:
     db.commit()
 
 
-def count(db: Session, table: str) -> int:
-    return db.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
-
-
 def test_the_database_refuses_a_negative_stock_quantity(db):
     product_id = insert_product(db, stock_quantity=5)
     with pytest.raises(IntegrityError, match="ck_products_stock_non_negative"):
@@ -80,28 +79,28 @@ def test_the_database_refuses_to_insert_a_product_with_negative_stock(db):
     with pytest.raises(IntegrityError, match="ck_products_stock_non_negative"):
         insert_product(db, stock_quantity=-1)
     db.rollback()
-    assert count(db, "products") == 0
+    assert count(db, Product) == 0
 
 
 def test_the_database_refuses_a_negative_price(db):
     with pytest.raises(IntegrityError, match="ck_products_price_non_negative"):
         insert_product(db, price=Decimal("-0.01"))
     db.rollback()
-    assert count(db, "products") == 0
+    assert count(db, Product) == 0
 
 
 def test_the_database_refuses_a_negative_low_stock_threshold(db):
     with pytest.raises(IntegrityError, match="ck_products_threshold_non_negative"):
         insert_product(db, low_stock_threshold=-1)
     db.rollback()
-    assert count(db, "products") == 0
+    assert count(db, Product) == 0
 
 
 def test_the_database_refuses_a_product_without_a_name(db):
     with pytest.raises(IntegrityError):
         insert_product(db, name=None)
     db.rollback()
-    assert count(db, "products") == 0
+    assert count(db, Product) == 0
 
 
 def test_the_database_refuses_a_duplicate_sku(db):
@@ -109,13 +108,13 @@ def test_the_database_refuses_a_duplicate_sku(db):
     with pytest.raises(IntegrityError):
         insert_product(db, sku="HOSE-25")
     db.rollback()
-    assert count(db, "products") == 1
+    assert count(db, Product) == 1
 
 
 def test_many_products_may_have_no_sku(db):
     insert_product(db, sku=None)
     insert_product(db, sku=None)
-    assert count(db, "products") == 2
+    assert count(db, Product) == 2
 
 
 def test_the_database_refuses_category_names_that_differ_only_in_case(db):
@@ -123,7 +122,7 @@ def test_the_database_refuses_category_names_that_differ_only_in_case(db):
     with pytest.raises(IntegrityError, match="ux_categories_name_lower"):
         insert_category(db, "gARDEN")
     db.rollback()
-    assert count(db, "categories") == 1
+    assert count(db, Category) == 1
 
 
 def test_the_database_refuses_usernames_that_differ_only_in_case(db):
@@ -131,14 +130,14 @@ def test_the_database_refuses_usernames_that_differ_only_in_case(db):
     with pytest.raises(IntegrityError, match="ux_users_username_lower"):
         insert_user(db, "ALICE")
     db.rollback()
-    assert count(db, "users") == 1
+    assert count(db, User) == 1
 
 
 def test_the_database_refuses_an_unknown_role(db):
     with pytest.raises(IntegrityError, match="ck_users_role"):
         insert_user(db, "mallory", role="superuser")
     db.rollback()
-    assert count(db, "users") == 0
+    assert count(db, User) == 0
 
 
 def test_deleting_a_product_deletes_its_category_links_movements_and_alerts(db):
@@ -167,8 +166,8 @@ def test_deleting_a_product_deletes_its_category_links_movements_and_alerts(db):
         other_id
     ]
     assert db.execute(text("SELECT product_id FROM stock_movements")).scalars().all() == [other_id]
-    assert count(db, "low_stock_alerts") == 0
-    assert count(db, "categories") == 1
+    assert count(db, LowStockAlert) == 0
+    assert count(db, Category) == 1
 
 
 def test_deleting_a_category_removes_its_links_but_not_its_products(db):
@@ -184,7 +183,7 @@ def test_deleting_a_category_removes_its_links_but_not_its_products(db):
     db.execute(text("DELETE FROM categories WHERE id = :id"), {"id": garden})
     db.commit()
 
-    assert count(db, "products") == 1
+    assert count(db, Product) == 1
     assert db.execute(text("SELECT category_id FROM product_categories")).scalars().all() == [tools]
 
 
@@ -193,7 +192,7 @@ def test_a_link_to_a_missing_product_is_refused(db):
     with pytest.raises(IntegrityError):
         db.execute(text("INSERT INTO product_categories VALUES (999999, :c)"), {"c": category_id})
     db.rollback()
-    assert count(db, "product_categories") == 0
+    assert count(db, ProductCategory) == 0
 
 
 def test_a_product_cannot_have_two_active_low_stock_alerts(db):
@@ -202,7 +201,7 @@ def test_a_product_cannot_have_two_active_low_stock_alerts(db):
     with pytest.raises(IntegrityError, match="ux_low_stock_alerts_active_product"):
         insert_alert(db, product_id, active=True)
     db.rollback()
-    assert count(db, "low_stock_alerts") == 1
+    assert count(db, LowStockAlert) == 1
 
 
 def test_resolved_alerts_do_not_block_a_new_active_alert(db):
@@ -231,4 +230,4 @@ def test_a_price_of_ten_billion_does_not_fit(db):
     with pytest.raises(DataError):
         insert_product(db, price=Decimal("10000000000.00"))
     db.rollback()
-    assert count(db, "products") == 0
+    assert count(db, Product) == 0

@@ -3,18 +3,8 @@ and changes nothing."""
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-from sqlmodel import Session
 
-from inventory.models import Product, StockMovement
-
-
-def product_url(product_id: int) -> str:
-    return f"/api/v1/products/{product_id}"
-
-
-def stored_product(db: Session, product_id: int) -> Product:
-    return db.get(Product, product_id, populate_existing=True)
+from tests.factories import PRODUCTS, ledger, product_url, stock_url, stored_product
 
 
 def test_getting_a_product_returns_its_version_as_the_etag(client, viewer, product):
@@ -24,9 +14,7 @@ def test_getting_a_product_returns_its_version_as_the_etag(client, viewer, produ
 
 
 def test_creating_a_product_returns_its_etag(client, manager):
-    response = client.post(
-        "/api/v1/products", json={"name": "Rake", "price": "3.00"}, headers=manager
-    )
+    response = client.post(PRODUCTS, json={"name": "Rake", "price": "3.00"}, headers=manager)
     assert response.status_code == 201
     assert response.headers["ETag"] == '"1"'
 
@@ -59,7 +47,7 @@ def test_a_weak_etag_is_accepted(client, db, manager, product):
 def test_a_patch_with_a_stale_etag_is_refused_and_changes_nothing(client, db, manager, product):
     stale = f'"{product["version"]}"'
     client.post(
-        f"/api/v1/products/{product['id']}/stock",
+        stock_url(product["id"]),
         json={"delta": -1, "reason": "order"},
         headers=manager,
     )
@@ -76,12 +64,7 @@ def test_a_patch_with_a_stale_etag_is_refused_and_changes_nothing(client, db, ma
         49,
         product["version"] + 1,
     )
-    movements = db.scalar(
-        select(func.count())
-        .select_from(StockMovement)
-        .where(StockMovement.product_id == product["id"])
-    )
-    assert movements == 2
+    assert len(ledger(db, product["id"])) == 2
 
 
 def test_a_second_patch_with_the_same_etag_is_refused(client, db, manager, product):
@@ -97,7 +80,7 @@ def test_a_second_patch_with_the_same_etag_is_refused(client, db, manager, produ
 
 def test_a_stock_adjustment_changes_the_etag(client, manager, product):
     response = client.post(
-        f"/api/v1/products/{product['id']}/stock",
+        stock_url(product["id"]),
         json={"delta": 1, "reason": "delivery"},
         headers=manager,
     )
@@ -131,7 +114,7 @@ def test_an_unreadable_if_match_is_refused(client, db, manager, product, if_matc
 
 def test_a_patch_without_if_match_still_works(client, db, manager, product):
     client.post(
-        f"/api/v1/products/{product['id']}/stock",
+        stock_url(product["id"]),
         json={"delta": 1, "reason": "delivery"},
         headers=manager,
     )

@@ -1,17 +1,16 @@
 """Liveness and readiness answer without a token; readiness tells the truth about the database."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, _free_port
+
 UNREACHABLE_DATABASE = "postgresql://nobody@127.0.0.1:1/none"
 
 
@@ -46,12 +45,6 @@ def test_a_live_server_sends_no_server_banner(live_server):
     assert "server" not in response.headers
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Request-ID"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

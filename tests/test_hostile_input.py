@@ -2,9 +2,10 @@
 string is stored and matched as plain data."""
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from inventory.models import Category, Product, StockMovement, User
+from tests.factories import count
 
 SERVER_OWNED = {
     "id": 999,
@@ -47,10 +48,7 @@ def _writable_bodies(product_id: int, category_id: int, user_id: int):
 
 
 def _snapshot(db) -> tuple:
-    counts = tuple(
-        db.scalar(select(func.count()).select_from(model))
-        for model in (User, Product, Category, StockMovement)
-    )
+    counts = tuple(count(db, model) for model in (User, Product, Category, StockMovement))
     product = db.execute(text("SELECT name, stock_quantity, version FROM products")).all()
     users = db.execute(text("SELECT username, role, is_active, password_hash FROM users")).all()
     categories = db.execute(text("SELECT name FROM categories")).all()
@@ -105,7 +103,7 @@ def test_sql_and_like_syntax_in_names_sku_and_reason_is_stored_as_data(
     assert db.scalar(select(Product.sku).where(Product.id == product_id)) == hostile
     assert db.scalar(select(Category.name)) == hostile
     assert db.scalar(select(StockMovement.reason)) == hostile
-    assert db.scalar(select(func.count()).select_from(User)) == 1  # the manager, untouched
+    assert count(db, User) == 1  # the manager, untouched
 
 
 @pytest.mark.parametrize("hostile", HOSTILE_TEXT)

@@ -18,16 +18,11 @@ from sqlmodel import select
 from inventory import auth, throttle
 from inventory.config import get_settings
 from inventory.models import LoginFailure
-from tests.conftest import PASSWORD
+from tests.factories import LOGIN, PASSWORD, log_in
 
-LOGIN = "/api/v1/auth/login"
 LIMIT = 5  # LOGIN_MAX_FAILURES_PER_USERNAME's default, which the tests run with
 WINDOW = timedelta(seconds=900)
 TEST_CLIENT_ADDRESS = "testclient"  # what Starlette's TestClient reports as the client host
-
-
-def log_in(client, username: str, password: str = PASSWORD):
-    return client.post(LOGIN, data={"username": username, "password": password})
 
 
 def fail(client, username: str, times: int = 1) -> None:

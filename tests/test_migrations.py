@@ -5,7 +5,6 @@ Each test gets a brand-new database on the test server, so it sees what a fresh 
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,8 +17,8 @@ from sqlmodel import SQLModel
 
 import inventory.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from alembic import command
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRATCH_DATABASE = "inventory_migration_test"
 APP_TABLES = {
     "users",

@@ -8,12 +8,7 @@ from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from inventory.models import Product
-
-PRODUCTS = "/api/v1/products"
-
-
-def product_count(db: Session) -> int:
-    return db.scalar(select(func.count()).select_from(Product))
+from tests.factories import PRODUCTS, count
 
 
 def stored_price(db: Session, product_id: int) -> Decimal:
@@ -107,7 +102,7 @@ def test_an_invalid_price_is_422_naming_it_and_nothing_is_written(client, manage
     response = client.post(PRODUCTS, json={"name": "Item", "price": price}, headers=manager)
     assert response.status_code == 422
     assert "body.price" in response.json()["detail"]
-    assert product_count(db) == 0
+    assert count(db, Product) == 0
 
 
 @pytest.mark.parametrize("price", [b"NaN", b"Infinity", b"-Infinity", b"1e10", b"1.001"])
@@ -118,7 +113,7 @@ def test_an_invalid_bare_json_number_is_422(client, manager, db, price):
         headers={**manager, "Content-Type": "application/json"},
     )
     assert response.status_code == 422
-    assert product_count(db) == 0
+    assert count(db, Product) == 0
 
 
 def test_an_invalid_price_on_patch_leaves_the_price(client, manager, product, db):

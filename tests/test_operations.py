@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from inventory import product_queries
 from inventory.config import get_settings
 from inventory.main import YOUNG_GENERATION_THRESHOLD, create_app
 from inventory.models import Category, Product
+from tests.factories import count
 
 
 def test_a_sane_request_id_is_returned_as_it_came(client):
@@ -75,7 +75,7 @@ def test_a_body_over_the_limit_is_refused_with_413_and_nothing_is_written(client
     response = client.post("/api/v1/products", json=huge, headers=manager)
     assert response.status_code == 413
     assert "detail" in response.json()
-    assert db.scalar(select(func.count()).select_from(Product)) == 0
+    assert count(db, Product) == 0
 
 
 def test_a_streamed_body_without_length_is_cut_off_at_the_limit(live_server, manager, db):
@@ -91,7 +91,7 @@ def test_a_streamed_body_without_length_is_cut_off_at_the_limit(live_server, man
         headers={**manager, "Content-Type": "application/json"},
     )
     assert response.status_code == 413
-    assert db.scalar(select(func.count()).select_from(Category)) == 0
+    assert count(db, Category) == 0
 
 
 def test_racing_duplicate_inserts_give_one_201_and_409s_never_a_500(live_server, manager, db):
@@ -105,7 +105,7 @@ def test_racing_duplicate_inserts_give_one_201_and_409s_never_a_500(live_server,
         statuses = list(pool.map(create, range(10)))
     assert statuses.count(201) == 1
     assert statuses.count(409) == 9
-    assert db.scalar(select(func.count()).select_from(Category)) == 1
+    assert count(db, Category) == 1
 
 
 def test_responses_carry_security_headers_and_no_server_banner(live_server):

@@ -3,22 +3,13 @@
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, text, update
 from sqlmodel import Session
 
 from inventory.models import Category, Product, ProductCategory
+from tests.factories import PRODUCTS, count, create_product
 
-PRODUCTS = "/api/v1/products"
 SORT_KEYS = ["name", "price", "stock_quantity", "created_at", "id"]
-
-
-def create(client, headers, name: str, **fields) -> dict:
-    """A product made through the API (price 1.00 unless given)."""
-    response = client.post(
-        PRODUCTS, json={"name": name, "price": "1.00", **fields}, headers=headers
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def insert_products(db: Session, how_many: int, category_ids: tuple[int, ...] = ()) -> list[int]:
@@ -127,7 +118,7 @@ def sortable(client, manager, db) -> list[dict]:
         ("c", "5.00", 7),
     ]
     created = [
-        create(client, manager, name, price=price, stock_quantity=stock)
+        create_product(client, manager, name, price=price, stock_quantity=stock)
         for name, price, stock in rows
     ]
     db.execute(
@@ -187,24 +178,24 @@ def test_an_unknown_sort_key_is_422(client, viewer, product, sort):
 
 
 def test_q_matches_name_description_and_sku_ignoring_case(client, viewer, manager):
-    by_name = create(client, manager, "Garden HOSE")
-    by_description = create(client, manager, "Sprinkler", description="fits any Hose")
-    by_sku = create(client, manager, "Nozzle", sku="hose-nz")
-    create(client, manager, "Rake", description="steel", sku="RAKE")
+    by_name = create_product(client, manager, "Garden HOSE")
+    by_description = create_product(client, manager, "Sprinkler", description="fits any Hose")
+    by_sku = create_product(client, manager, "Nozzle", sku="hose-nz")
+    create_product(client, manager, "Rake", description="steel", sku="RAKE")
     body = listed(client, viewer, q="hOsE")
     assert body["items"] == [by_name, by_description, by_sku]
     assert body["total"] == 3
 
 
 def test_q_matches_a_substring_in_the_middle(client, viewer, manager):
-    hose = create(client, manager, "Garden hose")
-    create(client, manager, "Rake")
+    hose = create_product(client, manager, "Garden hose")
+    create_product(client, manager, "Rake")
     assert listed(client, viewer, q="den ho")["items"] == [hose]
 
 
 def test_an_empty_q_filters_nothing(client, viewer, manager):
-    create(client, manager, "Garden hose")
-    create(client, manager, "Rake")
+    create_product(client, manager, "Garden hose")
+    create_product(client, manager, "Rake")
     assert listed(client, viewer, q="")["total"] == 2
 
 
@@ -234,7 +225,7 @@ def test_like_wildcards_in_q_match_only_themselves(client, viewer, manager, q, e
         "back\\slash",
         "backslash",
     ):
-        create(client, manager, name)
+        create_product(client, manager, name)
     assert names(client, viewer, q=q) == expected
 
 
@@ -243,16 +234,16 @@ def test_sql_in_q_is_only_data(client, viewer, product, db):
     assert response.status_code == 200
     assert response.json()["items"] == []
     assert response.json()["total"] == 0
-    assert db.scalar(select(func.count()).select_from(Product)) == 1
+    assert count(db, Product) == 1
     assert listed(client, viewer)["items"] == [product]
 
 
 def test_category_id_keeps_only_that_categorys_products(client, viewer, manager, category):
     tools = client.post("/api/v1/categories", json={"name": "Tools"}, headers=manager).json()
-    in_garden = create(client, manager, "Hose", category_ids=[category["id"]])
-    create(client, manager, "Hammer", category_ids=[tools["id"]])
-    in_both = create(client, manager, "Shears", category_ids=[tools["id"], category["id"]])
-    create(client, manager, "Loose")
+    in_garden = create_product(client, manager, "Hose", category_ids=[category["id"]])
+    create_product(client, manager, "Hammer", category_ids=[tools["id"]])
+    in_both = create_product(client, manager, "Shears", category_ids=[tools["id"], category["id"]])
+    create_product(client, manager, "Loose")
     assert listed(client, viewer, category_id=category["id"])["items"] == [in_garden, in_both]
 
 
@@ -269,7 +260,7 @@ def test_an_impossible_category_id_filter_is_422(client, viewer, category_id):
 
 def test_min_and_max_price_are_inclusive(client, viewer, manager):
     for price in ("4.99", "5.00", "7.50", "10.00", "10.01"):
-        create(client, manager, price, price=price)
+        create_product(client, manager, price, price=price)
     assert names(client, viewer, min_price="5", max_price="10") == ["5.00", "7.50", "10.00"]
     assert names(client, viewer, min_price="10.00") == ["10.00", "10.01"]
     assert names(client, viewer, max_price="5.00") == ["4.99", "5.00"]
@@ -284,10 +275,10 @@ def test_min_price_above_max_price_is_422(client, viewer):
 @pytest.fixture
 def stocked(client, manager) -> None:
     """Out (0 of 10), low (10 of 10), fine (11 of 10), zero-threshold out (0 of 0)."""
-    create(client, manager, "out", stock_quantity=0, low_stock_threshold=10)
-    create(client, manager, "low", stock_quantity=10, low_stock_threshold=10)
-    create(client, manager, "fine", stock_quantity=11, low_stock_threshold=10)
-    create(client, manager, "empty-no-alarm", stock_quantity=0, low_stock_threshold=0)
+    create_product(client, manager, "out", stock_quantity=0, low_stock_threshold=10)
+    create_product(client, manager, "low", stock_quantity=10, low_stock_threshold=10)
+    create_product(client, manager, "fine", stock_quantity=11, low_stock_threshold=10)
+    create_product(client, manager, "empty-no-alarm", stock_quantity=0, low_stock_threshold=0)
 
 
 def test_in_stock_true_keeps_products_with_stock(client, viewer, stocked):
@@ -314,14 +305,22 @@ def test_a_non_boolean_flag_is_422(client, viewer, flag):
 
 
 def test_filters_combine_with_and(client, viewer, manager, category):
-    wanted = create(
+    wanted = create_product(
         client, manager, "Hose A", price="20", stock_quantity=5, category_ids=[category["id"]]
     )
-    create(client, manager, "Hose B", price="20", stock_quantity=50, category_ids=[category["id"]])
-    create(client, manager, "Hose C", price="99", stock_quantity=5, category_ids=[category["id"]])
-    create(client, manager, "Hose D", price="20", stock_quantity=5)
-    create(client, manager, "Rake", price="20", stock_quantity=5, category_ids=[category["id"]])
-    create(client, manager, "Hose E", price="20", stock_quantity=0, category_ids=[category["id"]])
+    create_product(
+        client, manager, "Hose B", price="20", stock_quantity=50, category_ids=[category["id"]]
+    )
+    create_product(
+        client, manager, "Hose C", price="99", stock_quantity=5, category_ids=[category["id"]]
+    )
+    create_product(client, manager, "Hose D", price="20", stock_quantity=5)
+    create_product(
+        client, manager, "Rake", price="20", stock_quantity=5, category_ids=[category["id"]]
+    )
+    create_product(
+        client, manager, "Hose E", price="20", stock_quantity=0, category_ids=[category["id"]]
+    )
     body = listed(
         client,
         viewer,
@@ -345,7 +344,7 @@ def test_the_list_needs_a_token(client):
 
 
 def test_the_unfiltered_total_follows_creates_and_deletes_through_the_api(client, manager, admin):
-    created = [create(client, manager, f"Thing {n}") for n in range(3)]
+    created = [create_product(client, manager, f"Thing {n}") for n in range(3)]
     assert client.delete(f"{PRODUCTS}/{created[0]['id']}", headers=admin).status_code == 204
     assert listed(client, manager)["total"] == 2
 
@@ -355,11 +354,11 @@ def test_the_unfiltered_total_follows_bulk_writes_behind_the_apis_back(client, v
     db.execute(text("DELETE FROM products WHERE id = ANY(:ids)"), {"ids": ids[:7]})
     db.commit()
     assert listed(client, viewer)["total"] == 23
-    assert db.scalar(select(func.count()).select_from(Product)) == 23
+    assert count(db, Product) == 23
 
 
 def test_a_failed_insert_leaves_the_unfiltered_total_as_it_was(client, manager, viewer):
-    create(client, manager, "Hose", sku="HOSE-1")
+    create_product(client, manager, "Hose", sku="HOSE-1")
     response = client.post(
         PRODUCTS, json={"name": "Other", "price": "1.00", "sku": "HOSE-1"}, headers=manager
     )

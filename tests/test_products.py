@@ -4,12 +4,12 @@ and the many-to-many link to categories."""
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlmodel import Session
 
 from inventory.models import Category, Product, ProductCategory, StockMovement
+from tests.factories import PRODUCTS, count, create_category, stored_product
 
-PRODUCTS = "/api/v1/products"
 PRODUCT_FIELDS = {
     "id",
     "name",
@@ -25,16 +25,6 @@ PRODUCT_FIELDS = {
 }
 
 
-def count(db: Session, model: type) -> int:
-    """How many rows the table of `model` holds right now."""
-    return db.scalar(select(func.count()).select_from(model))
-
-
-def stored(db: Session, product_id: int) -> Product:
-    """The product row as the database has it now."""
-    return db.get(Product, product_id, populate_existing=True)
-
-
 def category_ids_of(db: Session, product_id: int) -> list[int]:
     """The ids of the categories the product is linked to, from the link table."""
     return sorted(
@@ -42,12 +32,6 @@ def category_ids_of(db: Session, product_id: int) -> list[int]:
             select(ProductCategory.category_id).where(ProductCategory.product_id == product_id)
         )
     )
-
-
-def make_category(client, headers, name: str) -> dict:
-    response = client.post("/api/v1/categories", json={"name": name}, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 # --- create -------------------------------------------------------------------------------------
@@ -102,7 +86,7 @@ def test_a_product_without_a_threshold_gets_the_configured_default(client, manag
     assert response.json()["stock_quantity"] == 0
     assert response.json()["description"] is None
     assert response.json()["sku"] is None
-    assert stored(db, response.json()["id"]).low_stock_threshold == 10
+    assert stored_product(db, response.json()["id"]).low_stock_threshold == 10
 
 
 def test_a_viewer_cannot_create_a_product(client, viewer, db):
@@ -155,7 +139,7 @@ def test_patch_changes_only_the_fields_sent(client, manager, product, db):
     assert body["version"] == product["version"] + 1
     assert body["updated_at"] > product["updated_at"]
     assert response.headers["ETag"] == f'"{body["version"]}"'
-    row = stored(db, product["id"])
+    row = stored_product(db, product["id"])
     assert row.name == "Long hose"
     assert row.price == Decimal("19.99")
     assert row.sku == "HOSE-25"
@@ -178,7 +162,7 @@ def test_patch_can_change_every_writable_field_at_once(client, manager, product,
     body = response.json()
     assert (body["name"], body["description"], body["price"]) == ("Hose", "30 m", "24.00")
     assert (body["stock_quantity"], body["low_stock_threshold"], body["sku"]) == (70, 5, "HOSE-30")
-    row = stored(db, product["id"])
+    row = stored_product(db, product["id"])
     assert (row.price, row.stock_quantity, row.sku) == (Decimal("24.00"), 70, "HOSE-30")
 
 
@@ -200,7 +184,7 @@ def test_an_explicit_null_for_a_required_field_is_422_and_changes_nothing(
     )
     assert response.status_code == 422
     assert field in response.json()["detail"]
-    row = stored(db, product["id"])
+    row = stored_product(db, product["id"])
     assert row.description == product["description"]
     assert row.version == 1
     assert client.get(f"{PRODUCTS}/{product['id']}", headers=manager).json() == product
@@ -211,7 +195,7 @@ def test_an_explicit_null_clears_an_optional_field(client, manager, product, db,
     response = client.patch(f"{PRODUCTS}/{product['id']}", json={field: None}, headers=manager)
     assert response.status_code == 200
     assert response.json()[field] is None
-    assert getattr(stored(db, product["id"]), field) is None
+    assert getattr(stored_product(db, product["id"]), field) is None
 
 
 def test_patching_an_unknown_product_is_404(client, manager, db):
@@ -224,7 +208,7 @@ def test_patching_an_unknown_product_is_404(client, manager, db):
 def test_a_viewer_cannot_patch_a_product(client, viewer, product, db):
     response = client.patch(f"{PRODUCTS}/{product['id']}", json={"name": "x"}, headers=viewer)
     assert response.status_code == 403
-    assert stored(db, product["id"]).name == "Garden hose"
+    assert stored_product(db, product["id"]).name == "Garden hose"
 
 
 # --- delete -------------------------------------------------------------------------------------
@@ -285,7 +269,7 @@ def test_a_taken_sku_is_409_on_patch_and_nothing_changes(client, manager, produc
     )
     assert response.status_code == 409
     assert "HOSE-25" in response.json()["detail"]
-    row = stored(db, other["id"])
+    row = stored_product(db, other["id"])
     assert (row.sku, row.name, row.stock_quantity, row.version) == ("OTHER", "Other", 3, 1)
     assert count(db, StockMovement) == 2
 
@@ -328,7 +312,7 @@ def test_a_server_owned_field_in_a_patch_body_is_422_and_nothing_changes(
     )
     assert response.status_code == 422
     assert field in response.json()["detail"]
-    row = stored(db, product["id"])
+    row = stored_product(db, product["id"])
     assert (row.id, row.name, row.version) == (product["id"], "Garden hose", 1)
 
 
@@ -372,7 +356,7 @@ def test_an_invalid_field_on_patch_is_422_naming_it_and_nothing_changes(
     response = client.patch(f"{PRODUCTS}/{product['id']}", json={field: value}, headers=manager)
     assert response.status_code == 422
     assert f"body.{field}" in response.json()["detail"]
-    row = stored(db, product["id"])
+    row = stored_product(db, product["id"])
     assert (row.name, row.price, row.stock_quantity, row.version) == (
         "Garden hose",
         Decimal("19.99"),
@@ -436,8 +420,8 @@ def test_a_json_array_body_is_422(client, manager, db):
 
 
 def test_category_ids_on_create_link_the_product_to_those_categories(client, manager, db):
-    tools = make_category(client, manager, "Tools")
-    garden = make_category(client, manager, "Garden")
+    tools = create_category(client, manager, "Tools")
+    garden = create_category(client, manager, "Garden")
     response = client.post(
         PRODUCTS,
         json={"name": "Spade", "price": "9", "category_ids": [garden["id"], tools["id"]]},
@@ -479,7 +463,7 @@ def test_duplicate_category_ids_are_harmless(client, manager, category, db):
 
 
 def test_category_ids_on_patch_replace_the_set(client, manager, product, category, db):
-    tools = make_category(client, manager, "Tools")
+    tools = create_category(client, manager, "Tools")
     response = client.patch(
         f"{PRODUCTS}/{product['id']}", json={"category_ids": [tools["id"]]}, headers=manager
     )
@@ -508,7 +492,7 @@ def test_a_patch_without_category_ids_leaves_the_categories(client, manager, pro
 def test_an_unknown_category_id_on_patch_is_422_and_changes_nothing(
     client, manager, product, category, db
 ):
-    tools = make_category(client, manager, "Tools")
+    tools = create_category(client, manager, "Tools")
     response = client.patch(
         f"{PRODUCTS}/{product['id']}",
         json={"name": "Renamed", "category_ids": [tools["id"], 5555]},
@@ -517,7 +501,7 @@ def test_an_unknown_category_id_on_patch_is_422_and_changes_nothing(
     assert response.status_code == 422
     assert "5555" in response.json()["detail"]
     assert category_ids_of(db, product["id"]) == [category["id"]]
-    row = stored(db, product["id"])
+    row = stored_product(db, product["id"])
     assert (row.name, row.version) == ("Garden hose", 1)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from inventory.db import start_embedded_postgres
 from tests.conftest import PASSWORD, auth_headers, start_server, stop_server
+from tests.factories import bearer
 
 pytestmark = pytest.mark.live
 
@@ -96,7 +97,7 @@ def test_a_stopped_database_gives_503_with_retry_after_and_health_stays_up(tmp_p
         login = httpx.post(
             f"{server}/api/v1/auth/login", data={"username": "root", "password": PASSWORD}
         )
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        headers = bearer(login.json()["access_token"])
         assert httpx.get(f"{server}/api/v1/products", headers=headers).status_code == 200
         _stop_postgres(data_dir)
         response = httpx.get(f"{server}/api/v1/products", headers=headers, timeout=30)

@@ -1,5 +1,7 @@
 """The first request a user makes works end to end."""
 
+from tests.factories import bearer
+
 
 def test_health_answers_without_a_token(client):
     response = client.get("/health")
@@ -17,5 +19,5 @@ def test_live_server_serves_a_logged_in_user(live_server, make_user):
     )
     assert login.status_code == 200
     token = login.json()["access_token"]
-    me = httpx.get(f"{live_server}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    me = httpx.get(f"{live_server}/api/v1/auth/me", headers=bearer(token))
     assert me.json()["username"] == "alice"

@@ -5,37 +5,22 @@ import time
 import pytest
 from jose import jwt
 from sqlalchemy import text
-from sqlmodel import select
 
 from inventory.auth import verify_password
 from inventory.config import get_settings
 from inventory.models import Role, User
 from tests.conftest import PASSWORD, auth_headers
+from tests.factories import bearer, count, log_in, stored_user
 
 USERS = "/api/v1/users"
 ME = "/api/v1/auth/me"
 USER_FIELDS = {"id", "username", "role", "is_active", "created_at"}
 
 
-def stored(db, user_id: int) -> User | None:
-    """The user as the database has it now."""
-    db.expire_all()
-    return db.get(User, user_id)
-
-
 def snapshot(db, user_id: int) -> tuple:
     """Everything about a user that a request could change."""
-    user = stored(db, user_id)
+    user = stored_user(db, user_id)
     return (user.username, user.role, user.is_active, user.password_hash, user.created_at)
-
-
-def user_count(db) -> int:
-    db.expire_all()
-    return len(db.exec(select(User.id)).all())
-
-
-def log_in(client, username: str, password: str = PASSWORD):
-    return client.post("/api/v1/auth/login", data={"username": username, "password": password})
 
 
 # --- list ------------------------------------------------------------------------------------
@@ -93,7 +78,7 @@ def test_admin_creates_a_user_with_any_role(client, db, admin, role):
     assert set(body) == USER_FIELDS
     assert body["role"] == role
     assert response.headers["Location"].endswith(f"{USERS}/{body['id']}")
-    assert stored(db, body["id"]).role == Role(role)
+    assert stored_user(db, body["id"]).role == Role(role)
     assert log_in(client, "bob").status_code == 200
 
 
@@ -104,7 +89,7 @@ def test_admin_may_create_a_disabled_user(client, db, admin):
         headers=admin,
     )
     assert response.status_code == 201
-    assert stored(db, response.json()["id"]).is_active is False
+    assert stored_user(db, response.json()["id"]).is_active is False
     assert log_in(client, "bob").status_code == 401
 
 
@@ -114,7 +99,7 @@ def test_creating_a_taken_username_is_a_conflict(client, db, admin, make_user):
         USERS, json={"username": "Bob", "password": PASSWORD, "role": "admin"}, headers=admin
     )
     assert response.status_code == 409
-    assert user_count(db) == 2
+    assert count(db, User) == 2
 
 
 def test_creating_a_user_with_a_too_long_password_is_refused(client, db, admin):
@@ -122,7 +107,7 @@ def test_creating_a_user_with_a_too_long_password_is_refused(client, db, admin):
         USERS, json={"username": "bob", "password": "é" * 37, "role": "viewer"}, headers=admin
     )
     assert response.status_code == 422
-    assert user_count(db) == 1
+    assert count(db, User) == 1
 
 
 def test_admin_gets_one_user(client, admin, manager_user):
@@ -152,27 +137,27 @@ def test_admin_changes_a_role(client, db, admin, viewer_user):
     response = client.patch(f"{USERS}/{viewer_user.id}", json={"role": "manager"}, headers=admin)
     assert response.status_code == 200
     assert response.json()["role"] == "manager"
-    assert stored(db, viewer_user.id).role == Role.manager
+    assert stored_user(db, viewer_user.id).role == Role.manager
 
 
 def test_a_patch_leaves_fields_it_does_not_name(client, db, admin, manager_user):
-    before = stored(db, manager_user.id).password_hash
+    before = stored_user(db, manager_user.id).password_hash
     response = client.patch(f"{USERS}/{manager_user.id}", json={"is_active": False}, headers=admin)
     assert response.status_code == 200
-    after = stored(db, manager_user.id)
+    after = stored_user(db, manager_user.id)
     assert (after.role, after.is_active, after.password_hash) == (Role.manager, False, before)
 
 
 def test_an_explicit_null_role_is_refused(client, db, admin, manager_user):
     response = client.patch(f"{USERS}/{manager_user.id}", json={"role": None}, headers=admin)
     assert response.status_code == 422
-    assert stored(db, manager_user.id).role == Role.manager
+    assert stored_user(db, manager_user.id).role == Role.manager
 
 
 def test_an_unknown_role_is_refused(client, db, admin, manager_user):
     response = client.patch(f"{USERS}/{manager_user.id}", json={"role": "root"}, headers=admin)
     assert response.status_code == 422
-    assert stored(db, manager_user.id).role == Role.manager
+    assert stored_user(db, manager_user.id).role == Role.manager
 
 
 def test_a_demoted_manager_loses_write_access_with_the_same_token(client, admin, manager_user):
@@ -214,7 +199,7 @@ def test_deleting_a_user_stops_their_token_at_once(client, db, admin, manager_us
     response = client.delete(f"{USERS}/{user_id}", headers=admin)
     assert response.status_code == 204
     assert response.content == b""
-    assert stored(db, user_id) is None
+    assert stored_user(db, user_id) is None
     assert client.get(ME, headers=old_token).status_code == 401
     assert client.get(f"{USERS}/{user_id}", headers=admin).status_code == 404
 
@@ -227,15 +212,15 @@ def test_admin_changes_a_password(client, db, admin, viewer_user):
     assert "password" not in response.text
     assert log_in(client, "viewer", PASSWORD).status_code == 401
     assert log_in(client, "viewer", "new-password-99").status_code == 200
-    assert verify_password("new-password-99", stored(db, viewer_user.id).password_hash)
+    assert verify_password("new-password-99", stored_user(db, viewer_user.id).password_hash)
 
 
 @pytest.mark.parametrize("password", ["short", "é" * 37])
 def test_a_new_password_outside_the_rules_is_refused(client, db, admin, viewer_user, password):
-    before = stored(db, viewer_user.id).password_hash
+    before = stored_user(db, viewer_user.id).password_hash
     response = client.patch(f"{USERS}/{viewer_user.id}", json={"password": password}, headers=admin)
     assert response.status_code == 422
-    assert stored(db, viewer_user.id).password_hash == before
+    assert stored_user(db, viewer_user.id).password_hash == before
 
 
 # --- the last admin --------------------------------------------------------------------------
@@ -248,7 +233,7 @@ def test_the_last_active_admin_cannot_be_disabled_or_demoted(client, db, admin, 
     response = client.patch(f"{USERS}/{admin_user.id}", json=change, headers=admin)
     assert response.status_code == 409
     assert "last active admin" in response.json()["detail"]
-    after = stored(db, admin_user.id)
+    after = stored_user(db, admin_user.id)
     assert (after.role, after.is_active) == (Role.admin, True)
 
 
@@ -256,14 +241,14 @@ def test_the_last_active_admin_cannot_be_deleted(client, db, admin, admin_user):
     response = client.delete(f"{USERS}/{admin_user.id}", headers=admin)
     assert response.status_code == 409
     assert "last active admin" in response.json()["detail"]
-    assert stored(db, admin_user.id) is not None
+    assert stored_user(db, admin_user.id) is not None
 
 
 def test_a_disabled_admin_does_not_count_as_another_admin(client, db, admin, admin_user, make_user):
     make_user(Role.admin, "sleeper", is_active=False)
     response = client.patch(f"{USERS}/{admin_user.id}", json={"role": "viewer"}, headers=admin)
     assert response.status_code == 409
-    assert stored(db, admin_user.id).role == Role.admin
+    assert stored_user(db, admin_user.id).role == Role.admin
 
 
 def test_the_last_admin_may_still_change_their_own_password(client, admin, admin_user):
@@ -280,7 +265,7 @@ def test_an_admin_may_be_demoted_when_another_active_admin_exists(
     make_user(Role.admin, "second")
     response = client.patch(f"{USERS}/{admin_user.id}", json={"role": "manager"}, headers=admin)
     assert response.status_code == 200
-    assert stored(db, admin_user.id).role == Role.manager
+    assert stored_user(db, admin_user.id).role == Role.manager
     assert client.get(USERS, headers=admin).status_code == 403
 
 
@@ -290,7 +275,7 @@ def test_an_admin_may_be_disabled_when_another_active_admin_exists(
     second = make_user(Role.admin, "second")
     response = client.patch(f"{USERS}/{admin_user.id}", json={"is_active": False}, headers=admin)
     assert response.status_code == 200
-    assert stored(db, admin_user.id).is_active is False
+    assert stored_user(db, admin_user.id).is_active is False
     assert client.get(USERS, headers=auth_headers(second)).status_code == 200
 
 
@@ -300,7 +285,7 @@ def test_an_admin_may_be_deleted_when_another_active_admin_exists(
     second = make_user(Role.admin, "second")
     response = client.delete(f"{USERS}/{admin_user.id}", headers=auth_headers(second))
     assert response.status_code == 204
-    assert stored(db, admin_user.id) is None
+    assert stored_user(db, admin_user.id) is None
 
 
 def test_the_second_to_last_admin_going_leaves_the_last_one_protected(
@@ -309,7 +294,7 @@ def test_the_second_to_last_admin_going_leaves_the_last_one_protected(
     second = make_user(Role.admin, "second")
     assert client.delete(f"{USERS}/{second.id}", headers=admin).status_code == 204
     assert client.delete(f"{USERS}/{admin_user.id}", headers=admin).status_code == 409
-    assert stored(db, admin_user.id) is not None
+    assert stored_user(db, admin_user.id) is not None
 
 
 # --- mass assignment (issue 8 item 3) --------------------------------------------------------
@@ -329,7 +314,7 @@ def test_creating_a_user_refuses_fields_the_server_owns(client, db, admin, field
     response = client.post(USERS, json=body, headers=admin)
     assert response.status_code == 422
     assert response.json()["detail"] == f"body.{field}: Extra inputs are not permitted"
-    assert user_count(db) == 1
+    assert count(db, User) == 1
 
 
 @pytest.mark.parametrize("field, value", [*SERVER_OWNED, ("username", "renamed")])
@@ -367,7 +352,7 @@ def test_a_non_admin_cannot_promote_themself(client, db, request, caller):
         f"{USERS}/{me['id']}", json={"role": "admin", "is_active": True}, headers=headers
     )
     assert response.status_code == 403
-    assert stored(db, me["id"]).role == Role(caller)
+    assert stored_user(db, me["id"]).role == Role(caller)
 
 
 @pytest.mark.parametrize("caller", ["manager", "viewer"])
@@ -386,7 +371,7 @@ def test_a_non_admin_cannot_delete_themself_or_others(client, db, request, calle
     me = client.get(ME, headers=headers).json()
     for user_id in (me["id"], admin_user.id):
         assert client.delete(f"{USERS}/{user_id}", headers=headers).status_code == 403
-        assert stored(db, user_id) is not None
+        assert stored_user(db, user_id) is not None
 
 
 def test_a_manager_cannot_delete_a_product_or_a_category(client, manager, product, category):
@@ -403,14 +388,13 @@ def test_a_password_change_ends_the_tokens_issued_before_it(client, admin, make_
         {"id": user.id},
     )
     db.commit()
-    issued_earlier = {
-        "Authorization": "Bearer "
-        + jwt.encode(
+    issued_earlier = bearer(
+        jwt.encode(
             {"sub": str(user.id), "iat": int(time.time()) - 60, "exp": int(time.time()) + 600},
             get_settings().secret_key,
             algorithm="HS256",
         )
-    }
+    )
     assert client.get("/api/v1/auth/me", headers=issued_earlier).status_code == 200
 
     response = client.patch(
@@ -419,10 +403,8 @@ def test_a_password_change_ends_the_tokens_issued_before_it(client, admin, make_
 
     assert response.status_code == 200
     assert client.get("/api/v1/auth/me", headers=issued_earlier).status_code == 401
-    new_login = client.post(
-        "/api/v1/auth/login", data={"username": "carol", "password": "a-brand-new-secret"}
-    )
-    fresh = {"Authorization": f"Bearer {new_login.json()['access_token']}"}
+    new_login = log_in(client, "carol", "a-brand-new-secret")
+    fresh = bearer(new_login.json()["access_token"])
     assert client.get("/api/v1/auth/me", headers=fresh).status_code == 200
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from inventory.config import get_settings
 from tests.conftest import PASSWORD, SESSION_LOG
+from tests.factories import bearer, log_in
 
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
 BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{20,}")
@@ -15,12 +16,10 @@ BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{20,}")
 def exercised_secrets(client, admin):
     """Make sure this run logged auth traffic: sign-up, login, a bad login, a token use."""
     client.post("/api/v1/auth/register", json={"username": "logged", "password": PASSWORD})
-    token = client.post(
-        "/api/v1/auth/login", data={"username": "logged", "password": PASSWORD}
-    ).json()["access_token"]
-    client.post("/api/v1/auth/login", data={"username": "logged", "password": "wrong-password"})
-    client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
-    client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}x"})
+    token = log_in(client, "logged").json()["access_token"]
+    log_in(client, "logged", "wrong-password")
+    client.get("/api/v1/auth/me", headers=bearer(token))
+    client.get("/api/v1/auth/me", headers=bearer(f"{token}x"))
     client.patch("/api/v1/users/1", json={"password": "another-secret-9"}, headers=admin)
     return token
 
