@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Row, func, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
 
-from inventory.models import LowStockAlert
+from inventory.models import LowStockAlert, Product
 
 logger = logging.getLogger("inventory.stock")
 
@@ -36,8 +36,18 @@ def sync_alert(session: Session, product_id: int, quantity: int, threshold: int)
     return False
 
 
+def alert_details(session: Session, product_id: int) -> Row:
+    """What the WARNING of a newly opened alert says about the product (read before the
+    change commits, logged after)."""
+    return session.execute(
+        select(
+            Product.sku, Product.name, Product.stock_quantity, Product.low_stock_threshold
+        ).where(Product.id == product_id)
+    ).one()
+
+
 def log_opened(product_id: int, product: Row) -> None:
-    """The WARNING that goes with a newly opened alert (`product` as `read_product` gives it)."""
+    """The WARNING that goes with a newly opened alert."""
     logger.warning(
         "low stock: product id=%s sku=%s name=%r quantity=%s threshold=%s",
         product_id,

@@ -109,14 +109,7 @@ PRODUCT_JSON = (
 AS_JSON = _json_object(PRODUCT_JSON).label("json")
 
 PRODUCT_BY_ID = (
-    select(
-        AS_JSON,
-        Product.version,
-        Product.name,
-        Product.sku,
-        Product.stock_quantity,
-        Product.low_stock_threshold,
-    )
+    select(AS_JSON, Product.version)
     .join_from(Product, PRODUCT_JSON, true())
     .where(Product.id == bindparam("product_id"))
 )
@@ -132,8 +125,8 @@ def product_rows(session: Session, statement: Select, **extra: Any) -> list[Row]
 
 
 def read_product(session: Session, product_id: int) -> Row:
-    """One product as ProductRead JSON text (`.json`), with its `.version`, `.name`, `.sku`,
-    `.stock_quantity` and `.low_stock_threshold`; NotFound if there is none."""
+    """One product as ProductRead JSON text (`.json`) and its `.version`; NotFound if there
+    is none."""
     row = session.execute(PRODUCT_BY_ID, {"product_id": product_id}).first()
     if row is None:
         raise NotFound("product", product_id)

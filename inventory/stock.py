@@ -71,9 +71,10 @@ def commit_change(session: Session, product_id: int, alert_opened: bool) -> Chan
 
 
 def _commit(session: Session, product_id: int, product: Row, alert_opened: bool) -> ChangedProduct:
+    opened = low_stock.alert_details(session, product_id) if alert_opened else None
     session.commit()
-    if alert_opened:
-        low_stock.log_opened(product_id, product)
+    if opened is not None:
+        low_stock.log_opened(product_id, opened)
     return ChangedProduct(id=product_id, json=product.json, version=product.version)
 
 
