@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlmodel import Session
 
+from inventory.auth import find_user_by_name, verify_password
 from inventory.config import Settings, SettingsError, get_settings
 from inventory.db import get_engine
 from inventory.errors import install_handlers
@@ -68,15 +69,24 @@ def bootstrap_first_admin(settings: Settings) -> None:
     """Create FIRST_ADMIN_USERNAME if it is set and missing (safe with several workers)."""
     if not (settings.first_admin_username and settings.first_admin_password):
         return
+    username, password = settings.first_admin_username, settings.first_admin_password
     with Session(get_engine()) as session:
         try:
-            created = ensure_admin(
-                session, settings.first_admin_username, settings.first_admin_password
-            )
+            created = ensure_admin(session, username, password)
         except ValueError as error:
             raise SettingsError(f"FIRST_ADMIN_USERNAME/FIRST_ADMIN_PASSWORD: {error}") from None
+        existing = None if created else find_user_by_name(session, username)
     if created:
-        logger.info("created the first admin %r", settings.first_admin_username)
+        logger.info("created the first admin %r", username)
+    elif existing is not None and verify_password(password, existing.password_hash):
+        logger.info("the first admin %r exists already (left unchanged)", username)
+    else:
+        logger.warning(
+            "FIRST_ADMIN_USERNAME %r exists already and was left unchanged: its password is not "
+            "FIRST_ADMIN_PASSWORD, which only creates that user and never changes a password "
+            "(change it with PATCH /api/v1/users/{id}, or start from an empty database)",
+            username,
+        )
 
 
 YOUNG_GENERATION_THRESHOLD = 20_000
