@@ -25,12 +25,12 @@ $(RUNTIME): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.12 or similar)")'
 	@if test -x $(PY); then echo "Installing dependencies (requirements.txt changed)…"; \
 	else echo "Creating $(VENV) and installing dependencies (first run)…"; $(PYTHON) -m venv $(VENV); fi
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(PY) -m pip install -qq --disable-pip-version-check -r requirements.txt
 	@touch $@
 
 $(DEV): $(RUNTIME) requirements-dev.txt
 	@echo "Installing the development tools (tests, lint, bench)…"
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@$(PY) -m pip install -qq --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
 install: $(DEV) ## Make .venv and install the dependencies and the development tools

@@ -19,7 +19,17 @@ from inventory.db import get_engine
 from inventory.errors import install_handlers
 from inventory.logs import configure_logging
 from inventory.middleware import RequestContextMiddleware
-from inventory.routes import auth, categories, docs, health, low_stock, metrics, products, users
+from inventory.routes import (
+    api_keys,
+    auth,
+    categories,
+    docs,
+    health,
+    low_stock,
+    metrics,
+    products,
+    users,
+)
 from inventory.users import ensure_admin
 
 logger = logging.getLogger(__name__)
@@ -51,6 +61,7 @@ Keep an e-commerce catalogue (products, categories) and its stock right.
 TAGS = [
     {"name": "auth", "description": "Sign up, log in, and who you are."},
     {"name": "users", "description": "User administration (admin only)."},
+    {"name": "api-keys", "description": "Keys for systems instead of passwords (admin only)."},
     {
         "name": "products",
         "description": "The catalogue, stock adjustments and the stock ledger.",
@@ -142,7 +153,7 @@ def create_app() -> FastAPI:
         swagger_ui_oauth2_redirect_url=None,
     )
     install_handlers(app)
-    for module in (auth, users, products, categories, low_stock):
+    for module in (auth, users, api_keys, products, categories, low_stock):
         app.include_router(module.router)
     app.include_router(health.router)
     app.include_router(docs.router)

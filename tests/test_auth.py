@@ -193,7 +193,7 @@ def test_login_with_the_form_returns_a_bearer_token(client, make_user):
     response = log_in(client, "alice")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == get_settings().access_token_expire_minutes * 60
     assert client.get(ME, headers=bearer(body["access_token"])).json()["username"] == "alice"

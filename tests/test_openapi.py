@@ -8,6 +8,8 @@ from inventory.main import app
 
 ERROR_BODY_CODES = ("401", "403", "404", "409", "422")
 LOGIN = ("post", "/api/v1/auth/login")
+OPEN = [LOGIN, ("post", "/api/v1/auth/refresh"), ("post", "/api/v1/auth/logout")]
+"""They take a password or a refresh token, never a bearer token."""
 # Any logged-in user may call it and it takes no input: a 403 or a 422 cannot happen.
 ME = ("get", "/api/v1/auth/me")
 CAN_CONFLICT = [
@@ -34,7 +36,7 @@ OPERATIONS = {
     for method, operation in item.items()
 }
 WITH_BODY = [key for key, operation in OPERATIONS.items() if "requestBody" in operation]
-SECURED = [key for key in OPERATIONS if key != LOGIN]
+SECURED = [key for key in OPERATIONS if key not in OPEN]
 
 
 def resolve(schema: dict) -> dict:
