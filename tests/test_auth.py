@@ -199,10 +199,14 @@ def test_login_with_the_form_returns_a_bearer_token(client, make_user):
     assert client.get(ME, headers=bearer(body["access_token"])).json()["username"] == "alice"
 
 
-def test_login_with_a_json_body_instead_of_the_form_is_refused(client, make_user):
+def test_login_with_a_json_body_says_that_it_takes_a_form(client, make_user):
     make_user(username="alice")
     response = client.post(LOGIN, json={"username": "alice", "password": PASSWORD})
     assert response.status_code == 422
+    body = response.json()
+    assert "application/x-www-form-urlencoded" in body["detail"]
+    assert "username and password" in body["detail"]
+    assert body["errors"][0]["loc"] == ["body"]
     assert "access_token" not in response.text
 
 

@@ -1,6 +1,7 @@
 """The generated OpenAPI document: every operation documented, with examples and its errors."""
 
 import json
+import re
 
 import pytest
 
@@ -174,3 +175,42 @@ def test_a_product_read_carries_its_categories_as_id_and_name():
 
 def test_no_password_hash_appears_anywhere_in_the_document():
     assert "password_hash" not in json.dumps(DOCUMENT)
+
+
+def test_operation_ids_are_the_route_functions_short_names_and_unique():
+    operation_ids = [
+        operation["operationId"]
+        for item in DOCUMENT["paths"].values()
+        for operation in item.values()
+    ]
+
+    assert len(operation_ids) == len(set(operation_ids))
+    assert all(re.fullmatch(r"[a-z][a-z_]{1,30}", name) for name in operation_ids), operation_ids
+    assert OPERATIONS[("get", "/api/v1/products")]["operationId"] == "list_products"
+    assert OPERATIONS[("post", "/api/v1/products/{product_id}/stock")]["operationId"] == (
+        "adjust_stock"
+    )
+
+
+def test_sign_up_declares_its_token_optional():
+    security = OPERATIONS[("post", "/api/v1/auth/register")]["security"]
+
+    assert {} in security
+    assert {"OAuth2PasswordBearer": []} in security
+
+
+def test_protected_operations_take_a_bearer_token_or_an_api_key():
+    security = OPERATIONS[("get", "/api/v1/products")]["security"]
+
+    assert security == [{"OAuth2PasswordBearer": []}, {"ApiKey": []}]
+    scheme = DOCUMENT["components"]["securitySchemes"]["ApiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-Key")
+
+
+@pytest.mark.parametrize("schema", ["ProductSort", "CategorySort"])
+def test_sort_orders_name_their_values_for_generators(schema):
+    sort = SCHEMAS[schema]
+
+    names = dict(zip(sort["enum"], sort["x-enum-varnames"], strict=True))
+    assert names["-name"] == "name_desc"
+    assert names["name"] == "name"

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Form, Request, Response
+from fastapi import Depends, Form, Request, Response
 from pydantic import BaseModel, Field
 
 from inventory import refresh_tokens
@@ -14,7 +14,7 @@ from inventory.auth import (
     create_access_token,
 )
 from inventory.db import SessionDep
-from inventory.errors import Unauthorized, error_doc, invalid_doc
+from inventory.errors import Invalid, Unauthorized, error_doc, invalid_doc
 from inventory.models import RefreshRequest, Role, User, UserRead, UserRegister
 from inventory.routing import ApiRouter
 from inventory.throttle import (
@@ -52,6 +52,8 @@ class Token(BaseModel):
     "/register",
     status_code=201,
     summary="Sign up",
+    # The token is optional (an admin's lets them choose a role): `{}` says "or none".
+    openapi_extra={"security": [{}]},
     responses=BAD_TOKEN
     | error_doc(
         403,
@@ -82,11 +84,27 @@ def register(
     return UserRead.model_validate(user, from_attributes=True)
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+NOT_A_FORM = (
+    "log in with a form, not JSON: send Content-Type: application/x-www-form-urlencoded "
+    "with the fields username and password"
+)
+
+
+def require_form(request: Request) -> None:
+    """Say what login takes when it gets something else (JSON above all), instead of
+    "Field required" for fields the caller did send. Runs before the form is validated."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        raise Invalid(NOT_A_FORM, loc=("body",))
+
+
 @router.post(
     "/login",
     summary="Log in for a bearer token",
+    dependencies=[Depends(require_form)],
     responses=error_doc(401, "Wrong username or password.", "incorrect username or password")
-    | invalid_doc("The form does not fit.", "body.username: Field required")
+    | invalid_doc("The form does not fit, or the body is not a form.", NOT_A_FORM)
     | error_doc(
         429,
         "Too many failed logins; retry after `Retry-After` seconds.",
