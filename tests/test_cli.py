@@ -133,6 +133,7 @@ def _unreachable_database() -> dict[str, str]:
 
 
 DATABASE_COMMANDS = [
+    ("run", "--port", "0"),
     ("migrate",),
     ("serve", "--port", "0", "--workers", "1"),
     ("create-admin", "--username", "root", "--password", "s3cret-pass"),
