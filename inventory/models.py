@@ -761,6 +761,10 @@ class ApiKeyRead(SQLModel):
     revoked_at: OptionalTime = Describe(description="When the key was revoked.")
 
 
+class ApiKeyPage(Page[ApiKeyRead]):
+    """One page of API keys."""
+
+
 class ApiKeyCreated(ApiKeyRead):
     """A new API key with its secret, shown only in this answer: store it now."""
 

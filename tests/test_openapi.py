@@ -104,10 +104,11 @@ def test_every_field_of_a_catalog_request_body_has_an_example(key):
     assert missing == []
 
 
+ADMIN_ONLY = ("/api/v1/users", "/api/v1/api-keys")
 NEEDS_A_ROLE = [
     (method, path)
     for method, path in SECURED
-    if path.startswith("/api/v1/users") or (method != "get" and path != "/api/v1/auth/register")
+    if path.startswith(ADMIN_ONLY) or (method != "get" and path != "/api/v1/auth/register")
 ]
 
 
@@ -126,9 +127,7 @@ def test_a_403_is_documented_exactly_where_a_role_is_needed_naming_the_roles(key
     if key in NEEDS_A_ROLE:
         example = responses["403"]["content"]["application/json"]["example"]["detail"]
         roles = (
-            "admin"
-            if key[0] == "delete" or key[1].startswith("/api/v1/users")
-            else ("admin, manager")
+            "admin" if key[0] == "delete" or key[1].startswith(ADMIN_ONLY) else ("admin, manager")
         )
         assert example == f"this needs one of the roles: {roles}"
     elif key != ("post", "/api/v1/auth/register"):

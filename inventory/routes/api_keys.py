@@ -7,8 +7,8 @@ from inventory import api_keys
 from inventory.auth import AdminDep
 from inventory.db import SessionDep
 from inventory.errors import error_doc
-from inventory.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyRead
-from inventory.pagination import Page, PageDep, paginate
+from inventory.models import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead
+from inventory.pagination import PageDep, paginate
 from inventory.routing import ApiRouter, IdPath
 
 router = ApiRouter("/api-keys", tag="api-keys")
@@ -30,9 +30,9 @@ def create_api_key(
 
 
 @router.get("", summary="List API keys")
-def list_api_keys(session: SessionDep, _: AdminDep, page: PageDep) -> Page[ApiKeyRead]:
+def list_api_keys(session: SessionDep, _: AdminDep, page: PageDep) -> ApiKeyPage:
     """Every key, revoked ones too (with `revoked_at`), oldest first; never a secret."""
-    return paginate(session, select(ApiKey), page, ApiKeyRead, ApiKey.id)
+    return paginate(session, select(ApiKey), page, ApiKeyPage, ApiKey.id)
 
 
 @router.get("/{key_id}", summary="Get an API key", responses=NO_KEY)
