@@ -16,51 +16,63 @@ SERVER_FLAGS = $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Two stamps: `run`, `serve` and the database targets need only the runtime requirements; the
+# development tools (pytest, ruff, playwright, schemathesis, ...) come with test, lint and bench.
+# --no-compile: Python compiles the modules a process imports when it first imports them, instead
+# of pip compiling every module of every package up front (a third of the first run's time).
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+
+$(RUNTIME): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.12 or similar)")'
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@if test -x $(PY); then echo "Installing dependencies (requirements.txt changed)…"; \
+	else echo "Creating $(VENV) and installing dependencies (first run)…"; $(PYTHON) -m venv $(VENV); fi
+	@$(PY) -m pip install -qq --no-compile --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-install: $(VENV)/.installed ## Make .venv and install the dependencies
+$(DEV): $(RUNTIME) requirements-dev.txt
+	@echo "Installing the development tools (tests, lint, bench)…"
+	@$(PY) -m pip install -qq --no-compile --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
 
-run: $(VENV)/.installed ## Serve with reload on HOST:PORT (embedded PostgreSQL unless DATABASE_URL)
-	$(PY) -m inventory run $(SERVER_FLAGS)
+install: $(DEV) ## Make .venv and install the dependencies and the development tools
 
-serve: $(VENV)/.installed ## Production server: migrate once, then WORKERS workers (default: one per core)
-	$(PY) -m inventory serve $(SERVER_FLAGS) $(if $(WORKERS),--workers $(WORKERS))
+run: $(RUNTIME) ## Serve with reload on HOST:PORT (embedded PostgreSQL unless DATABASE_URL)
+	@$(PY) -m inventory run $(SERVER_FLAGS)
 
-test: $(VENV)/.installed ## Run the test suite against a throwaway PostgreSQL (or TEST_DATABASE_URL)
+serve: $(RUNTIME) ## Production server: migrate once, then WORKERS workers (default: one per core)
+	@$(PY) -m inventory serve $(SERVER_FLAGS) $(if $(WORKERS),--workers $(WORKERS))
+
+test: $(DEV) ## Run the test suite against a throwaway PostgreSQL (or TEST_DATABASE_URL)
 	$(PY) -m pytest $(ARGS)
 
-migrate: $(VENV)/.installed ## Upgrade the database to the latest migration
+migrate: $(RUNTIME) ## Upgrade the database to the latest migration
 	$(PY) -m inventory migrate
 
-downgrade: $(VENV)/.installed ## Revert the last migration (or to: make downgrade to=base)
+downgrade: $(RUNTIME) ## Revert the last migration (or to: make downgrade to=base)
 	$(PY) -m inventory downgrade $(or $(to),-1)
 
-revision: $(VENV)/.installed ## New migration from the model changes: make revision m="add things"
+revision: $(RUNTIME) ## New migration from the model changes: make revision m="add things"
 	@test -n "$(m)" || (echo 'usage: make revision m="what changes"'; exit 2)
 	$(PY) -m inventory migrate
 	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"
 
-create-admin: $(VENV)/.installed ## Create an admin (asks, or: make create-admin username=x password=y)
+create-admin: $(RUNTIME) ## Create an admin (asks, or: make create-admin username=x password=y)
 	$(PY) -m inventory create-admin $(if $(username),--username $(username)) $(if $(password),--password $(password))
 
-lint: $(VENV)/.installed ## ruff check and format check
+lint: $(DEV) ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-fmt: $(VENV)/.installed ## Fix what ruff can and format the code
+fmt: $(DEV) ## Fix what ruff can and format the code
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 .PHONY: bench bench-smoke
-bench: $(VENV)/.installed ## Load benchmark against a bare app (needs wrk: apt-get install wrk); ARGS="--products 1000000"
+bench: $(DEV) ## Load benchmark against a bare app (needs wrk: apt-get install wrk); ARGS="--products 1000000"
 	$(PY) -m bench $(ARGS)
 
-bench-smoke: $(VENV)/.installed ## A 2-second bench run (2,000 products, one scenario), as CI runs it
+bench-smoke: $(DEV) ## A 2-second bench run (2,000 products, one scenario), as CI runs it
 	$(PY) -m bench --smoke
 
 clean: ## Remove the virtual environment and caches (keeps the database in .pgdata)

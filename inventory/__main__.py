@@ -13,8 +13,10 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inventory.config import SettingsError, get_settings
@@ -22,6 +24,19 @@ from inventory.logs import configure_logging
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+logger = logging.getLogger("inventory.cli")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ALEMBIC_INI = PACKAGE_DIR.parent / "alembic.ini"
+
+DEV_ADMIN_FILE = ".dev-admin-password"
+"""Where `run` keeps the password of the development admin it created (git-ignored, mode 600),
+so the README's walkthrough can read it: `$(cat .dev-admin-password)`."""
+
+
+class CommandError(Exception):
+    """A failure the operator can fix; its message is the one line `main` prints."""
 
 
 def _alembic_config() -> Config:
@@ -31,7 +46,7 @@ def _alembic_config() -> Config:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from alembic.config import Config
 
-    config = Config("alembic.ini")
+    config = Config(str(ALEMBIC_INI))
     config.attributes["configure_logger"] = False
     return config
 
@@ -78,12 +93,48 @@ def _ensure_an_admin_exists() -> None:
     bootstrap_first_admin(settings)
     os.environ[BOOTSTRAPPED_MARK] = "1"
     with Session(get_engine()) as session:
-        if session.scalar(select(func.count()).select_from(User)) or settings.is_production:
-            print("Log in with an existing user (make create-admin adds an admin).")
+        has_users = session.scalar(select(func.count()).select_from(User))
+        if has_users or settings.is_production:
+            print(_existing_login_hint())
             return
         password = secrets.token_urlsafe(12)
         ensure_admin(session, "admin", password)
-    print(f"Created a development admin: username 'admin', password '{password}'.")
+    _write_private_file(DEV_ADMIN_FILE, password + "\n")
+    print(
+        f"Created a development admin: username 'admin', password '{password}' "
+        f"(saved in {DEV_ADMIN_FILE})."
+    )
+
+
+def _existing_login_hint() -> str:
+    if os.path.exists(DEV_ADMIN_FILE):
+        return f"Log in as 'admin' with the password in {DEV_ADMIN_FILE} (or any existing user)."
+    return "Log in with an existing user (make create-admin adds an admin)."
+
+
+def _write_private_file(path: str, content: str) -> None:
+    """Write `content` to `path`, readable by this user only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(content)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail before anything is printed or started when another process holds `host:port`.
+
+    The server binds the same way (SO_REUSEADDR), so a port in TIME_WAIT is not reported busy.
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        cause = error.strerror or str(error)
+        raise CommandError(
+            f"cannot listen on {host}:{port}: {cause}; choose another port "
+            f"(make run PORT=8123, or --port)"
+        ) from error
 
 
 def _exit_cleanly_on_sigterm() -> None:
@@ -100,6 +151,7 @@ def run(host: str, port: int) -> None:
     """Developer mode: embedded database if needed, migrations, reload on code changes."""
     import uvicorn
 
+    check_port_free(host, port)
     _prepare_database()
     _ensure_an_admin_exists()
     _exit_cleanly_on_sigterm()
@@ -109,7 +161,7 @@ def run(host: str, port: int) -> None:
         host=host,
         port=port,
         reload=True,
-        reload_dirs=["inventory"],
+        reload_dirs=[str(PACKAGE_DIR)],
         log_config=None,
         server_header=False,
     )
@@ -126,6 +178,7 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
 
     from inventory.main import BOOTSTRAPPED_MARK, bootstrap_first_admin
 
+    check_port_free(host, port)
     _prepare_database()
     bootstrap_first_admin(get_settings())
     os.environ[BOOTSTRAPPED_MARK] = "1"
@@ -150,16 +203,22 @@ def create_admin(username: str | None, password: str | None) -> None:
     from inventory.db import get_engine
     from inventory.users import check_credentials, ensure_admin
 
-    username = username or input("Admin username: ").strip()
-    password = password or getpass.getpass("Admin password: ")
+    try:
+        username = username or input("Admin username: ").strip()
+        password = password or getpass.getpass("Admin password: ")
+    except EOFError:
+        raise CommandError(
+            "no username or password given (standard input is closed); "
+            "pass --username and --password"
+        ) from None
     try:
         check_credentials(username, password)
     except ValueError as error:
-        sys.exit(f"error: {error}")
+        raise CommandError(str(error)) from None
     _prepare_database()
     with Session(get_engine()) as session:
         if not ensure_admin(session, username, password):
-            sys.exit(f"error: a user named {username!r} exists already")
+            raise CommandError(f"a user named {username!r} exists already")
     print(f"Created admin {username!r}.")
 
 
@@ -192,6 +251,40 @@ def main(argv: list[str] | None = None) -> None:
         _dispatch(args)
     except SettingsError as error:
         sys.exit(f"configuration error: {error}")
+    except CommandError as error:
+        sys.exit(f"error: {error}")
+    except (KeyboardInterrupt, EOFError):
+        sys.exit(130)
+    except Exception as error:
+        if not _is_connection_failure(error):
+            raise
+        logger.debug("could not connect to the database", exc_info=True)
+        sys.exit(f"error: {_connection_failure(error)}")
+
+
+def _is_connection_failure(error: BaseException) -> bool:
+    """Whether `error` (or what SQLAlchemy wraps in it) is psycopg failing to connect: the
+    client's own error, without the SQLSTATE that any error from a server has."""
+    import psycopg
+
+    original = getattr(error, "orig", error)
+    return isinstance(original, psycopg.OperationalError) and original.sqlstate is None
+
+
+def _connection_failure(error: BaseException) -> str:
+    """One line naming the setting, the host and the cause (never the password)."""
+    from sqlalchemy.engine import make_url
+
+    from inventory.db import database_url
+
+    url = make_url(database_url())
+    host = url.host or url.query.get("host") or "localhost"
+    where = f"{host}:{url.port}" if url.port else str(host)
+    message = str(getattr(error, "orig", error)).strip()
+    cause = message.splitlines()[0].rsplit("failed: ", 1)[-1].removeprefix("FATAL:").strip()
+    setting = "DATABASE_URL" if get_settings().database_url else "the embedded PostgreSQL"
+    hint = "" if get_settings().log_level == "DEBUG" else " (LOG_LEVEL=DEBUG shows the traceback)"
+    return f"cannot connect to the database at {where} ({setting}): {cause}{hint}"
 
 
 def _dispatch(args: argparse.Namespace) -> None:

@@ -14,13 +14,14 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from jose import JWTError, jwt
 from jose.exceptions import JWKError
 from passlib.context import CryptContext
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
+from inventory import api_keys
 from inventory.config import get_settings
 from inventory.db import get_autocommit_engine
 from inventory.errors import Forbidden, Unauthorized
@@ -35,7 +36,14 @@ oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL,
     auto_error=False,
     description="Log in at `POST /api/v1/auth/login` (or with the Authorize button) "
-    "and send the token as `Authorization: Bearer <token>`.",
+    "and send the token as `Authorization: Bearer <token>`. An API key works here too.",
+)
+api_key_scheme = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ApiKey",
+    auto_error=False,
+    description="An API key from `POST /api/v1/api-keys` (admin), for systems. "
+    "It may also be sent as `Authorization: Bearer <key>`.",
 )
 
 
@@ -161,14 +169,27 @@ def _load_user(user_id: int) -> User | None:
 def get_optional_user(
     request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> User | None:
-    """The caller when a token is sent (it must be valid), else None."""
+    """The caller when a token or API key is sent (it must be valid), else None."""
+    if api_key is None and token is not None and api_keys.looks_like_key(token):
+        api_key = token
+    if api_key is not None:
+        return _user_of_api_key(request, api_key)
     if token is None:
         return None
     user_id, issued_at = _read_token(token)
     user = _load_user(user_id)
     if user is None or not user.is_active or _issued_before_password_change(issued_at, user):
         raise Unauthorized("invalid or expired token")
+    request.state.user_id = user.id
+    return user
+
+
+def _user_of_api_key(request: Request, key: str) -> User:
+    user = api_keys.user_for_key(key)
+    if user is None:
+        raise Unauthorized("invalid or revoked API key")
     request.state.user_id = user.id
     return user
 

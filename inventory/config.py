@@ -47,6 +47,7 @@ class Settings:
     database_url: str | None = setting(None)
     secret_key: str = setting(DEFAULT_SECRET_KEY)
     access_token_expire_minutes: int = setting(30, minimum=1)
+    refresh_token_expire_days: int = setting(14, minimum=1)
     low_stock_threshold: int = setting(10, minimum=0)
     log_level: str = setting("INFO", choices=LOG_LEVELS)
     first_admin_username: str | None = setting(None)

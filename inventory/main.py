@@ -11,14 +11,26 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 from sqlmodel import Session
 
+from inventory.auth import find_user_by_name, verify_password
 from inventory.config import Settings, SettingsError, get_settings
 from inventory.db import get_engine
 from inventory.errors import install_handlers
 from inventory.logs import configure_logging
 from inventory.middleware import RequestContextMiddleware
-from inventory.routes import auth, categories, docs, health, low_stock, metrics, products, users
+from inventory.routes import (
+    api_keys,
+    auth,
+    categories,
+    docs,
+    health,
+    low_stock,
+    metrics,
+    products,
+    users,
+)
 from inventory.users import ensure_admin
 
 logger = logging.getLogger(__name__)
@@ -50,6 +62,7 @@ Keep an e-commerce catalogue (products, categories) and its stock right.
 TAGS = [
     {"name": "auth", "description": "Sign up, log in, and who you are."},
     {"name": "users", "description": "User administration (admin only)."},
+    {"name": "api-keys", "description": "Keys for systems instead of passwords (admin only)."},
     {
         "name": "products",
         "description": "The catalogue, stock adjustments and the stock ledger.",
@@ -68,15 +81,24 @@ def bootstrap_first_admin(settings: Settings) -> None:
     """Create FIRST_ADMIN_USERNAME if it is set and missing (safe with several workers)."""
     if not (settings.first_admin_username and settings.first_admin_password):
         return
+    username, password = settings.first_admin_username, settings.first_admin_password
     with Session(get_engine()) as session:
         try:
-            created = ensure_admin(
-                session, settings.first_admin_username, settings.first_admin_password
-            )
+            created = ensure_admin(session, username, password)
         except ValueError as error:
             raise SettingsError(f"FIRST_ADMIN_USERNAME/FIRST_ADMIN_PASSWORD: {error}") from None
+        existing = None if created else find_user_by_name(session, username)
     if created:
-        logger.info("created the first admin %r", settings.first_admin_username)
+        logger.info("created the first admin %r", username)
+    elif existing is not None and verify_password(password, existing.password_hash):
+        logger.info("the first admin %r exists already (left unchanged)", username)
+    else:
+        logger.warning(
+            "FIRST_ADMIN_USERNAME %r exists already and was left unchanged: its password is not "
+            "FIRST_ADMIN_PASSWORD, which only creates that user and never changes a password "
+            "(change it with PATCH /api/v1/users/{id}, or start from an empty database)",
+            username,
+        )
 
 
 YOUNG_GENERATION_THRESHOLD = 20_000
@@ -116,6 +138,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     get_engine().dispose()
 
 
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (`list_products`, `adjust_stock`): what a generated client
+    calls the method. tests/test_openapi.py holds them unique."""
+    return route.name
+
+
 def create_app() -> FastAPI:
     """Build the app from the settings of this process."""
     settings = get_settings()
@@ -130,9 +158,10 @@ def create_app() -> FastAPI:
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        generate_unique_id_function=operation_id,
     )
     install_handlers(app)
-    for module in (auth, users, products, categories, low_stock):
+    for module in (auth, users, api_keys, products, categories, low_stock):
         app.include_router(module.router)
     app.include_router(health.router)
     app.include_router(docs.router)

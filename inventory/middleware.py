@@ -23,7 +23,10 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 NO_STORE = (b"cache-control", b"no-store")
-"""API answers hold stock and prices that change any moment: no cache keeps them."""
+"""API answers hold stock and prices that change any moment, health answers the state of this
+moment, and the docs change with each release: no cache keeps them."""
+CACHEABLE_PATHS = "/docs-assets/"
+"""Swagger UI's and ReDoc's files (`inventory.routes.docs`), the only answers a cache may keep."""
 
 
 class BodyTooLargeError(Exception):
@@ -58,7 +61,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         response = {"status": 500, "started": False}
         extra_headers = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
-        if scope["path"].startswith("/api/"):
+        if not scope["path"].startswith(CACHEABLE_PATHS):
             extra_headers.append(NO_STORE)
         received = 0
 

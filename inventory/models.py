@@ -12,6 +12,7 @@ only where the column is nullable.
 """
 
 import re
+import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -41,6 +42,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Uuid,
     func,
     text,
 )
@@ -687,3 +689,120 @@ class LoginFailure(SQLModel, table=True):
     username: str = Field(max_length=255)
     client_address: str = Field(max_length=64)
     created_at: datetime | None = _now_column()
+
+
+# ---------------------------------------------------------------------------------------------
+# Access for systems and sessions: API keys and refresh tokens, their secrets stored as hashes.
+
+SECRET_HASH_LENGTH = 64
+"""A SHA-256 digest in hex."""
+
+ApiKeyName = Annotated[
+    Text,
+    Describe(
+        min_length=1,
+        max_length=100,
+        description="What the key is for, 1–100 characters.",
+        examples=["storefront"],
+    ),
+]
+ApiKeyRole = Annotated[
+    Role, Describe(description="What the key may do: `admin`, `manager` or `viewer`.")
+]
+OptionalTime = Annotated[datetime | None, Describe(examples=[None])]
+
+
+class ApiKey(SQLModel, table=True):
+    """A key a system sends instead of logging in. It acts for the admin who made it, with the
+    key's own role (never more than that admin's current role)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        Index("ux_api_keys_key_hash", "key_hash", unique=True),
+        Index("ix_api_keys_user_id", "user_id"),
+        CheckConstraint("role IN ('admin', 'manager', 'viewer')", name="ck_api_keys_role"),
+        CheckConstraint("char_length(name) BETWEEN 1 AND 100", name="ck_api_keys_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: ApiKeyName
+    role: ApiKeyRole = Field(sa_type=String(16))
+    prefix: str = Field(max_length=16)
+    key_hash: str = Field(max_length=SECRET_HASH_LENGTH)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    created_at: datetime | None = _now_column()
+    last_used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ApiKeyCreate(RequestModel):
+    """A new API key: what it is for, and what it may do."""
+
+    name: ApiKeyName
+    role: ApiKeyRole
+
+
+class ApiKeyRead(SQLModel):
+    """An API key, without its secret."""
+
+    id: ServerId
+    name: ApiKeyName
+    role: ApiKeyRole
+    prefix: str = Describe(
+        description="The key's first characters, to tell keys apart.", examples=["inv_Q2xp3Kd"]
+    )
+    user_id: int = Describe(description="The admin who made the key; it acts for them.")
+    created_at: ServerTime
+    last_used_at: OptionalTime = Describe(
+        description="When the key was last used (recorded at most once a minute)."
+    )
+    revoked_at: OptionalTime = Describe(description="When the key was revoked.")
+
+
+class ApiKeyPage(Page[ApiKeyRead]):
+    """One page of API keys."""
+
+
+class ApiKeyCreated(ApiKeyRead):
+    """A new API key with its secret, shown only in this answer: store it now."""
+
+    key: str = Describe(
+        description="Send it as `X-API-Key: <key>` or `Authorization: Bearer <key>`.",
+        examples=["inv_Q2xp3KdV8sT0aZr1mN5bW7cY9eH2jL4uP6oI8gF0kQw"],
+    )
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token of a login's family. Each refresh marks the token used and adds the
+    next one to the family; a used token presented again revokes the family."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (
+        Index("ux_refresh_tokens_token_hash", "token_hash", unique=True),
+        Index("ix_refresh_tokens_family_id", "family_id"),
+        Index("ix_refresh_tokens_user_id", "user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    family_id: uuid.UUID = Field(sa_type=Uuid)
+    token_hash: str = Field(max_length=SECRET_HASH_LENGTH)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    created_at: datetime | None = _now_column()
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class RefreshRequest(RequestModel):
+    """A refresh token from login or the last refresh."""
+
+    refresh_token: str = Describe(
+        min_length=1,
+        max_length=200,
+        description="The `refresh_token` of the last login or refresh.",
+        examples=["3q2-7wK9xZbTn4Vd8sQe1LmP0rYc6uJh5gFa2kWo9iE"],
+    )

@@ -7,7 +7,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from sqlalchemy import Select, func, or_, select
 from sqlmodel import Session
 
@@ -16,7 +18,20 @@ from inventory.pagination import PageParams
 from inventory.product_json import product_rows
 
 
-class ProductSort(StrEnum):
+class SortOrder(StrEnum):
+    """A sort order whose member names reach the OpenAPI document (`x-enum-varnames`), so a
+    generated client calls `-name` `NAME_DESC`, not `VALUE_3`."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema["x-enum-varnames"] = [member.name for member in cls]
+        return schema
+
+
+class ProductSort(SortOrder):
     """A product list's order: a key, ascending, or descending with a `-` prefix."""
 
     id = "id"
@@ -31,7 +46,7 @@ class ProductSort(StrEnum):
     created_at_desc = "-created_at"
 
 
-class CategorySort(StrEnum):
+class CategorySort(SortOrder):
     """A category list's order."""
 
     id = "id"

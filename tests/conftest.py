@@ -76,7 +76,7 @@ logging.getLogger().addHandler(SESSION_LOG)
 
 TABLES = (
     "stock_movements, low_stock_alerts, idempotency_keys, product_categories, "
-    "products, categories, login_failures, users"
+    "products, categories, login_failures, api_keys, refresh_tokens, users"
 )
 
 

@@ -193,16 +193,20 @@ def test_login_with_the_form_returns_a_bearer_token(client, make_user):
     response = log_in(client, "alice")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == get_settings().access_token_expire_minutes * 60
     assert client.get(ME, headers=bearer(body["access_token"])).json()["username"] == "alice"
 
 
-def test_login_with_a_json_body_instead_of_the_form_is_refused(client, make_user):
+def test_login_with_a_json_body_says_that_it_takes_a_form(client, make_user):
     make_user(username="alice")
     response = client.post(LOGIN, json={"username": "alice", "password": PASSWORD})
     assert response.status_code == 422
+    body = response.json()
+    assert "application/x-www-form-urlencoded" in body["detail"]
+    assert "username and password" in body["detail"]
+    assert body["errors"][0]["loc"] == ["body"]
     assert "access_token" not in response.text
 
 

@@ -30,6 +30,8 @@ APP_TABLES = {
     "idempotency_keys",
     "login_failures",
     "product_counts",
+    "api_keys",
+    "refresh_tokens",
 }
 
 

@@ -1,6 +1,7 @@
 """The generated OpenAPI document: every operation documented, with examples and its errors."""
 
 import json
+import re
 
 import pytest
 
@@ -8,6 +9,8 @@ from inventory.main import app
 
 ERROR_BODY_CODES = ("401", "403", "404", "409", "422")
 LOGIN = ("post", "/api/v1/auth/login")
+OPEN = [LOGIN, ("post", "/api/v1/auth/refresh"), ("post", "/api/v1/auth/logout")]
+"""They take a password or a refresh token, never a bearer token."""
 # Any logged-in user may call it and it takes no input: a 403 or a 422 cannot happen.
 ME = ("get", "/api/v1/auth/me")
 CAN_CONFLICT = [
@@ -34,7 +37,7 @@ OPERATIONS = {
     for method, operation in item.items()
 }
 WITH_BODY = [key for key, operation in OPERATIONS.items() if "requestBody" in operation]
-SECURED = [key for key in OPERATIONS if key != LOGIN]
+SECURED = [key for key in OPERATIONS if key not in OPEN]
 
 
 def resolve(schema: dict) -> dict:
@@ -101,10 +104,11 @@ def test_every_field_of_a_catalog_request_body_has_an_example(key):
     assert missing == []
 
 
+ADMIN_ONLY = ("/api/v1/users", "/api/v1/api-keys")
 NEEDS_A_ROLE = [
     (method, path)
     for method, path in SECURED
-    if path.startswith("/api/v1/users") or (method != "get" and path != "/api/v1/auth/register")
+    if path.startswith(ADMIN_ONLY) or (method != "get" and path != "/api/v1/auth/register")
 ]
 
 
@@ -123,9 +127,7 @@ def test_a_403_is_documented_exactly_where_a_role_is_needed_naming_the_roles(key
     if key in NEEDS_A_ROLE:
         example = responses["403"]["content"]["application/json"]["example"]["detail"]
         roles = (
-            "admin"
-            if key[0] == "delete" or key[1].startswith("/api/v1/users")
-            else ("admin, manager")
+            "admin" if key[0] == "delete" or key[1].startswith(ADMIN_ONLY) else ("admin, manager")
         )
         assert example == f"this needs one of the roles: {roles}"
     elif key != ("post", "/api/v1/auth/register"):
@@ -172,3 +174,42 @@ def test_a_product_read_carries_its_categories_as_id_and_name():
 
 def test_no_password_hash_appears_anywhere_in_the_document():
     assert "password_hash" not in json.dumps(DOCUMENT)
+
+
+def test_operation_ids_are_the_route_functions_short_names_and_unique():
+    operation_ids = [
+        operation["operationId"]
+        for item in DOCUMENT["paths"].values()
+        for operation in item.values()
+    ]
+
+    assert len(operation_ids) == len(set(operation_ids))
+    assert all(re.fullmatch(r"[a-z][a-z_]{1,30}", name) for name in operation_ids), operation_ids
+    assert OPERATIONS[("get", "/api/v1/products")]["operationId"] == "list_products"
+    assert OPERATIONS[("post", "/api/v1/products/{product_id}/stock")]["operationId"] == (
+        "adjust_stock"
+    )
+
+
+def test_sign_up_declares_its_token_optional():
+    security = OPERATIONS[("post", "/api/v1/auth/register")]["security"]
+
+    assert {} in security
+    assert {"OAuth2PasswordBearer": []} in security
+
+
+def test_protected_operations_take_a_bearer_token_or_an_api_key():
+    security = OPERATIONS[("get", "/api/v1/products")]["security"]
+
+    assert security == [{"OAuth2PasswordBearer": []}, {"ApiKey": []}]
+    scheme = DOCUMENT["components"]["securitySchemes"]["ApiKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-API-Key")
+
+
+@pytest.mark.parametrize("schema", ["ProductSort", "CategorySort"])
+def test_sort_orders_name_their_values_for_generators(schema):
+    sort = SCHEMAS[schema]
+
+    names = dict(zip(sort["enum"], sort["x-enum-varnames"], strict=True))
+    assert names["-name"] == "name_desc"
+    assert names["name"] == "name"

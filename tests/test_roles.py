@@ -7,6 +7,7 @@ The routes come from the app's own route table, so a new route without a rule he
 import pytest
 from fastapi.routing import iter_route_contexts
 
+from inventory.api_keys import create_key
 from inventory.main import app
 from inventory.models import Role
 from tests.conftest import PASSWORD, auth_headers
@@ -20,12 +21,18 @@ ADMIN = frozenset({Role.admin})
 RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/v1/auth/register"): OPEN,
     ("POST", "/api/v1/auth/login"): OPEN,
+    ("POST", "/api/v1/auth/refresh"): OPEN,
+    ("POST", "/api/v1/auth/logout"): OPEN,
     ("GET", "/api/v1/auth/me"): ANYONE,
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
     ("GET", "/api/v1/users/{user_id}"): ADMIN,
     ("PATCH", "/api/v1/users/{user_id}"): ADMIN,
     ("DELETE", "/api/v1/users/{user_id}"): ADMIN,
+    ("GET", "/api/v1/api-keys"): ADMIN,
+    ("POST", "/api/v1/api-keys"): ADMIN,
+    ("GET", "/api/v1/api-keys/{key_id}"): ADMIN,
+    ("DELETE", "/api/v1/api-keys/{key_id}"): ADMIN,
     ("GET", "/api/v1/products"): ANYONE,
     ("POST", "/api/v1/products"): WRITERS,
     ("GET", "/api/v1/products/{product_id}"): ANYONE,
@@ -47,6 +54,7 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
 BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/api/v1/users"): {"username": "newcomer", "password": PASSWORD, "role": "viewer"},
     ("PATCH", "/api/v1/users/{user_id}"): {"is_active": True},
+    ("POST", "/api/v1/api-keys"): {"name": "storefront", "role": "viewer"},
     ("POST", "/api/v1/products"): {"name": "Rake", "price": "9.99"},
     ("PATCH", "/api/v1/products/{product_id}"): {"description": "Now longer"},
     ("POST", "/api/v1/products/{product_id}/stock"): {"delta": 1, "reason": "recount"},
@@ -72,10 +80,17 @@ def route_id(route: tuple[str, str]) -> str:
 
 
 @pytest.fixture
-def url_for(product, category, make_user):
-    """Fills a route's path with real ids: the fixture product and category, a target user."""
+def url_for(product, category, make_user, admin_user, db):
+    """Fills a route's path with real ids: the fixture product and category, a target user,
+    an API key."""
     target = make_user(Role.viewer, "target")
-    ids = {"product_id": product["id"], "category_id": category["id"], "user_id": target.id}
+    key, _ = create_key(db, "storefront", Role.viewer, admin_user)
+    ids = {
+        "product_id": product["id"],
+        "category_id": category["id"],
+        "user_id": target.id,
+        "key_id": key.id,
+    }
     return lambda path: path.format(**ids)
 
 
@@ -88,9 +103,14 @@ def test_every_api_route_has_an_explicit_rule():
     assert api_routes() == set(RULES)
 
 
-def test_only_register_and_login_are_open():
+def test_only_register_login_refresh_and_logout_are_open():
     open_routes = {route for route, roles in RULES.items() if not roles}
-    assert open_routes == {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/login")}
+    assert open_routes == {
+        ("POST", "/api/v1/auth/register"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/logout"),
+    }
 
 
 def test_register_needs_no_token(client):

@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import Form, Request, Response
+from fastapi import Depends, Form, Request, Response
 from pydantic import BaseModel, Field
 
+from inventory import refresh_tokens
 from inventory.auth import (
     CurrentUser,
     OptionalUser,
@@ -13,8 +14,8 @@ from inventory.auth import (
     create_access_token,
 )
 from inventory.db import SessionDep
-from inventory.errors import Unauthorized, error_doc, invalid_doc
-from inventory.models import Role, UserRead, UserRegister
+from inventory.errors import Invalid, Unauthorized, error_doc, invalid_doc
+from inventory.models import RefreshRequest, Role, User, UserRead, UserRegister
 from inventory.routing import ApiRouter
 from inventory.throttle import (
     check_login_allowed,
@@ -41,12 +42,18 @@ class Token(BaseModel):
     access_token: str = Field(examples=["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9..."])
     token_type: str = Field(default="bearer", examples=["bearer"])
     expires_in: int = Field(description="Seconds until the token expires.", examples=[1800])
+    refresh_token: str = Field(
+        description="Trade it at `POST /api/v1/auth/refresh` for a new pair; it works once.",
+        examples=["3q2-7wK9xZbTn4Vd8sQe1LmP0rYc6uJh5gFa2kWo9iE"],
+    )
 
 
 @router.post(
     "/register",
     status_code=201,
     summary="Sign up",
+    # The token is optional (an admin's lets them choose a role): `{}` says "or none".
+    openapi_extra={"security": [{}]},
     responses=BAD_TOKEN
     | error_doc(
         403,
@@ -77,11 +84,27 @@ def register(
     return UserRead.model_validate(user, from_attributes=True)
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+NOT_A_FORM = (
+    "log in with a form, not JSON: send Content-Type: application/x-www-form-urlencoded "
+    "with the fields username and password"
+)
+
+
+def require_form(request: Request) -> None:
+    """Say what login takes when it gets something else (JSON above all), instead of
+    "Field required" for fields the caller did send. Runs before the form is validated."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        raise Invalid(NOT_A_FORM, loc=("body",))
+
+
 @router.post(
     "/login",
     summary="Log in for a bearer token",
+    dependencies=[Depends(require_form)],
     responses=error_doc(401, "Wrong username or password.", "incorrect username or password")
-    | invalid_doc("The form does not fit.", "body.username: Field required")
+    | invalid_doc("The form does not fit, or the body is not a form.", NOT_A_FORM)
     | error_doc(
         429,
         "Too many failed logins; retry after `Retry-After` seconds.",
@@ -105,8 +128,51 @@ def login(
         raise Unauthorized("incorrect username or password")
     clear_login_failures(session, form.username)
     request.state.user_id = user.id
+    refresh_token = refresh_tokens.issue(session, user.id)
+    session.commit()
+    return _token_pair(user, refresh_token)
+
+
+def _token_pair(user: User, refresh_token: str) -> Token:
     token, expires_in = create_access_token(user)
-    return Token(access_token=token, expires_in=expires_in)
+    return Token(access_token=token, expires_in=expires_in, refresh_token=refresh_token)
+
+
+REFRESH_REFUSED = "invalid, expired or reused refresh token"
+
+
+@router.post(
+    "/refresh",
+    summary="Trade a refresh token for new tokens",
+    responses=error_doc(
+        401, "The refresh token is unknown, expired, used, or revoked.", REFRESH_REFUSED
+    )
+    | invalid_doc("The body does not fit.", "body.refresh_token: Field required"),
+)
+def refresh(body: RefreshRequest, session: SessionDep, request: Request) -> Token:
+    """A new access token and a new refresh token; the one sent stops working. Sending a
+    refresh token that was used already revokes every token of its login (someone kept a copy):
+    401, and log in again. A disabled or deleted user, a changed password, an expired or
+    revoked token: 401."""
+    try:
+        user, refresh_token = refresh_tokens.rotate(session, body.refresh_token)
+    except refresh_tokens.RefreshRefusedError:
+        raise Unauthorized(REFRESH_REFUSED) from None
+    request.state.user_id = user.id
+    return _token_pair(user, refresh_token)
+
+
+@router.post(
+    "/logout",
+    status_code=204,
+    summary="Log out",
+    responses=invalid_doc("The body does not fit.", "body.refresh_token: Field required"),
+)
+def logout(body: RefreshRequest, session: SessionDep) -> Response:
+    """The refresh token, and every other of the same login, stops working. The access token
+    still works until it expires (`expires_in`)."""
+    refresh_tokens.revoke(session, body.refresh_token)
+    return Response(status_code=204)
 
 
 @router.get(
