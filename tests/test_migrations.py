@@ -30,6 +30,7 @@ APP_TABLES = {
     "idempotency_keys",
     "login_failures",
     "product_counts",
+    "read_fences",
 }
 
 
