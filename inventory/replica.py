@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import Counter
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
@@ -44,11 +44,14 @@ CHECK_INTERVAL_SECONDS = 1.0
 SAMPLES_KEPT = 600
 """Primary WAL positions remembered for measuring lag: ten minutes' worth at one a second."""
 
-WAL_BYTES = "pg_wal_lsn_diff({}, '0/0')::bigint"
-PRIMARY_POSITION = text(f"SELECT {WAL_BYTES.format('pg_current_wal_lsn()')}")
+PRIMARY_POSITION = text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+"""The primary's WAL position in bytes (an LSN as a number)."""
 REPLAYED_POSITION = text(
-    f"SELECT pg_is_in_recovery(), {WAL_BYTES.format('pg_last_wal_replay_lsn()')}"
+    "SELECT pg_is_in_recovery(), pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint, "
+    "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float"
 )
+"""Whether the server is a replica, the WAL position it has replayed, and the age of the last
+commit it replayed."""
 
 READ_FENCE = (
     select(ReadFence.lsn)
@@ -117,14 +120,14 @@ class ReplicaMonitor:
         self._sample_primary()
         try:
             with self.replica.connect() as connection:
-                in_recovery, replayed = connection.execute(REPLAYED_POSITION).one()
+                in_recovery, replayed, replay_age = connection.execute(REPLAYED_POSITION).one()
         except SQLAlchemyError as error:
             return self.mark_down(error)
         if not in_recovery:
             # A promoted replica is a second primary: reading from it could miss writes.
             health = ReplicaHealth(UNREACHABLE, None, None, time.monotonic())
         else:
-            lag = self._lag(replayed)
+            lag = self._lag(replayed, replay_age)
             fit = lag is not None and lag <= self.max_lag_seconds
             health = ReplicaHealth(OK if fit else LAGGING, lag, replayed, time.monotonic())
         self._health = health
@@ -139,13 +142,20 @@ class ReplicaMonitor:
             return  # the primary's own errors surface where it is used
         self._samples.append((taken_at, position))
 
-    def _lag(self, replayed: int) -> float | None:
-        """Seconds since the primary was where the replica is now (None: longer than we
-        remember, or nothing sampled yet)."""
+    def _lag(self, replayed: int, replay_age: float | None) -> float | None:
+        """At most how many seconds of writes the replica is missing (None: unknown).
+
+        Two bounds, the smaller wins: the age of the newest primary position the replica has
+        replayed (0 when it has replayed the one just sampled; coarse after a process sat
+        idle), and the age of the last commit it replayed (tight under writes, but grows
+        while an idle primary commits nothing, which the first bound covers).
+        """
+        bounds = [] if replay_age is None else [max(0.0, replay_age)]
         for taken_at, position in reversed(self._samples):
             if position <= replayed:
-                return max(0.0, time.monotonic() - taken_at)
-        return None
+                bounds.append(max(0.0, time.monotonic() - taken_at))
+                break
+        return min(bounds, default=None)
 
     def mark_down(self, error: BaseException) -> ReplicaHealth:
         """Stop reading from the replica until the next check."""
@@ -165,7 +175,7 @@ class ReplicaMonitor:
             return True
         try:
             with self.replica.connect() as connection:
-                _, replayed = connection.execute(REPLAYED_POSITION).one()
+                _, replayed, _ = connection.execute(REPLAYED_POSITION).one()
         except SQLAlchemyError as error:
             self.mark_down(error)
             return False
@@ -225,7 +235,7 @@ class ReadRouter:
         One short statement of its own, after the write committed: it never holds a lock on
         the fence row during a write, so one user's parallel writes do not wait on each other.
         """
-        position = func.pg_wal_lsn_diff(func.pg_current_wal_lsn(), "0/0")
+        position = literal_column("pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
         statement = insert(ReadFence).values(user_id=user_id, lsn=position)
         statement = statement.on_conflict_do_update(
             index_elements=[ReadFence.user_id],
