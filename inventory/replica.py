@@ -111,6 +111,8 @@ class ReplicaMonitor:
         if not self._checking.acquire(blocking=health is None):
             return health
         try:
+            if self._health is not health:  # another thread checked while this one waited
+                return self._health
             return self.check()
         finally:
             self._checking.release()
@@ -195,12 +197,18 @@ class Target:
 class ReadRouter:
     """Chooses the database for each GET, and keeps each writer's read fence."""
 
-    def __init__(self, primary: Engine, primary_reads: Engine, replica_reads: Engine, monitor):
+    def __init__(
+        self,
+        primary: Engine,
+        primary_reads: Engine,
+        replica_reads: Engine,
+        monitor: ReplicaMonitor,
+    ) -> None:
+        """`primary` for writes; `primary_reads` and `replica_reads` in autocommit, for GETs."""
         self.primary = Target(primary_reads, is_replica=False)
         self.replica = Target(replica_reads, is_replica=True)
-        self.monitor: ReplicaMonitor = monitor
-        self._fence_engine = primary_reads
-        self._primary_engine = primary
+        self.monitor = monitor
+        self._write_engine = primary
 
     def choose(self, fence: int | None) -> Target:
         """The replica if it is fit and has the caller's own writes, else the primary."""
@@ -227,7 +235,7 @@ class ReadRouter:
 
     def write_session(self, caller_id: Callable[[], int | None]) -> FencingSession:
         """A session on the primary that leaves the caller's fence after each commit."""
-        return FencingSession(self, caller_id, bind=self._primary_engine, expire_on_commit=False)
+        return FencingSession(self, caller_id, bind=self._write_engine, expire_on_commit=False)
 
     def record_fence(self, user_id: int) -> None:
         """Store the primary's WAL position now as `user_id`'s fence (call after a commit).
@@ -242,7 +250,7 @@ class ReadRouter:
             set_={"lsn": func.greatest(ReadFence.lsn, statement.excluded.lsn)},
         )
         try:
-            with self._fence_engine.connect() as connection:
+            with self.primary.engine.connect() as connection:
                 connection.execute(statement)
         except SQLAlchemyError as error:
             # The write itself committed; without its fence the caller may, for a moment,
