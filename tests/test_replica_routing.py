@@ -1,11 +1,21 @@
 """Replica settings, and the replica checks that need no second server (the real replica is in
 tests/test_cluster.py)."""
 
+import time
+
 import pytest
-from sqlalchemy import create_engine
+from prometheus_client import REGISTRY
+from sqlalchemy import create_engine, select
 
 from inventory.config import SettingsError, settings_from_environment
-from inventory.replica import OK, UNREACHABLE, ReadRouter, ReplicaMonitor
+from inventory.models import User
+from inventory.replica import (
+    OK,
+    UNREACHABLE,
+    ReadRouter,
+    ReplicaHealth,
+    ReplicaMonitor,
+)
 
 NOBODY_LISTENS = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"
 
@@ -64,3 +74,22 @@ def test_a_server_that_is_not_in_recovery_is_never_read_as_a_replica(engine):
     health = router.monitor.check()
     assert health.state != OK
     assert router.choose(fence=None) is router.primary
+
+
+def _fallbacks_counted() -> float:
+    labels = {"target": "primary", "reason": "replica_failed"}
+    return REGISTRY.get_sample_value("inventory_db_reads_total", labels) or 0.0
+
+
+def test_a_query_the_replica_fails_is_answered_by_the_primary(engine, make_user):
+    user = make_user()
+    router = _router(engine, NOBODY_LISTENS)
+    # As if the last check had found the replica fit: the next query is sent there, fails to
+    # connect, and must be answered by the primary instead of failing the request.
+    router.monitor._health = ReplicaHealth(OK, 0.0, replayed=0, checked_at=time.monotonic())
+    before = _fallbacks_counted()
+    with router.read_session(lambda: None) as session:
+        found = session.scalar(select(User.username).where(User.id == user.id))
+    assert found == user.username
+    assert _fallbacks_counted() == before + 1
+    assert router.monitor.health().state == UNREACHABLE
