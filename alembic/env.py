@@ -3,7 +3,7 @@
 import logging
 from logging.config import fileConfig
 
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 from sqlmodel import SQLModel
 
 import inventory.models  # noqa: F401  (registers every table on SQLModel.metadata)
@@ -49,9 +49,15 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
+MIGRATION_LOCK = 7_430
+"""The advisory lock that lets one process migrate at a time (several hosts start at once)."""
+
+
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
+        # The others wait here, then find the schema current and have nothing left to do.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

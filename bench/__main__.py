@@ -5,6 +5,7 @@ python -m bench --products 1000000       a bigger catalogue
 python -m bench --scenarios get_by_id,list_page --connections 64 --duration 10
 python -m bench --scale-check            list and search p50 at 10,000 vs 1,000,000 products
 python -m bench --smoke                  2,000 products, one scenario, 2 s (CI)
+python -m bench --instances 2            one instance, then 2, each behind HAProxy
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from typing import Any
 import psycopg
 
 from bench import report
+from bench.balancer import Balancer, find_haproxy
 from bench.load import Load, find_wrk, run_wrk, wrk_version
 from bench.progress import Countdown, say
 from bench.seed import USERNAMES, SeedResult, plain_url, seed
 from bench.servers import (
     ROOT,
+    BalancedServers,
     Scrape,
     Server,
     api_server,
@@ -105,6 +108,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--scale-connections", type=int, default=16, help="connections for --scale-check"
     )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="instead of the run: the scenarios on one API instance, then on this many, each "
+        "time behind HAProxy (round-robin), every instance with --workers workers",
+    )
     parser.add_argument("--output", type=Path, default=BENCH_DIR, help="where results go")
     parser.add_argument(
         "--check",
@@ -132,6 +142,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.connection_list = [int(value) for value in args.connections.split(",")]
     if args.products < 1 or min(args.connection_list) < 1 or args.duration <= 0:
         parser.error("--products, --connections and --duration must be positive")
+    if args.instances < 1:
+        parser.error("--instances must be at least 1")
     return args
 
 
@@ -244,7 +256,7 @@ class Bench:
         A warm-up is run once and fails nothing.
         """
         for attempt in range(1, 2 if warm_up else MAX_ATTEMPTS + 1):
-            before = wait_until_idle(server.base_url) if counted_as else None
+            before = wait_until_idle(server.metrics_urls) if counted_as else None
             # Let every worker fall asleep on the listening socket: one that has just answered
             # a request (the scrape) wakes first and accepts all of wrk's connections.
             time.sleep(SETTLE_SECONDS)
@@ -254,7 +266,9 @@ class Bench:
             shares = server.memory.cpu_shares()
             counts = None
             if counted_as:
-                counts = self._server_counts(before, wait_until_idle(server.base_url), counted_as)
+                counts = self._server_counts(
+                    before, wait_until_idle(server.metrics_urls), counted_as
+                )
             row = self._row(scenario, load.connections, result, server, counts)
             row["attempts"] = attempt
             row["worker_cpu_shares"] = [round(share, 2) for share in shares]
@@ -365,18 +379,24 @@ class Bench:
             "server_slow": int(answered - within) if within is not None else None,
         }
 
-    def start_api(self, label: str) -> tuple[Server, dict[str, str]]:
-        port = free_port()
-        server = api_server(
-            port,
-            self.args.workers,
-            self.database_url,
-            self.secret_key,
-            WORK_DIR / "api.log",
-            {},
-        )
-        say(f"API ({label}) on {server.base_url}, {self.args.workers} workers ...")
-        server.start(self.args.workers)
+    def start_api(
+        self, label: str, instances: int | None = None
+    ) -> tuple[Server | BalancedServers, dict[str, str]]:
+        """The API, warmed by nothing yet; with `instances`, that many behind HAProxy."""
+        workers = self.args.workers
+        if instances is None:
+            server = self._api_instance("api")
+            say(f"API ({label}) on {server.base_url}, {workers} workers ...")
+        else:
+            folder = WORK_DIR / "balancer"
+            servers = [self._api_instance(f"api{number}") for number in range(1, instances + 1)]
+            balancer = Balancer(free_port(), [one.port for one in servers], folder)
+            server = BalancedServers(servers, balancer)
+            say(
+                f"API ({label}): {instances} instance(s) of {workers} workers behind HAProxy "
+                f"on {server.base_url} ..."
+            )
+        server.start(workers)
         try:
             token = login(server.base_url, USERNAMES["manager"], self.seeded.passwords["manager"])
         except BaseException:
@@ -451,7 +471,17 @@ class Bench:
             "movements": movements,
         }
 
-    # -- the two modes ---------------------------------------------------------------------
+    def _api_instance(self, name: str) -> Server:
+        return api_server(
+            free_port(),
+            self.args.workers,
+            self.database_url,
+            self.secret_key,
+            WORK_DIR / f"{name}.log",
+            {},
+        )
+
+    # -- the modes -------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
         """Seed once, then every scenario at every connection count, each next to the
@@ -516,6 +546,30 @@ class Bench:
             "peak_worker_rss_mb_largest": largest["peak_worker_rss_mb"],
         }
 
+    def instances_check(self) -> dict[str, Any]:
+        """The scenarios on one instance, then on `--instances`, each time behind HAProxy
+        (so both pay the same proxy hop), on one seeded catalogue."""
+        self.migrate()
+        self.seeded = self.seed(self.args.products)
+        info = report.machine(ROOT, self.postgres_version(), wrk_version(self.wrk))
+        runs: dict[str, Any] = {}
+        for count in sorted({1, self.args.instances}):
+            server, env = self.start_api(f"{count} instance(s)", instances=count)
+            try:
+                rows, _ = self.run_scenarios(
+                    server, env, self.args.scenario_list, self.args.connection_list
+                )
+            finally:
+                server.stop()
+            runs[str(count)] = rows
+        return {
+            "machine": info,
+            "date": datetime.now(UTC).date().isoformat(),
+            "settings": self._settings(self.args.products),
+            "instances": runs,
+            "ledger": self.check_ledger("the instance runs"),
+        }
+
     def _settings(self, products: int | None) -> dict[str, Any]:
         return {
             "command_line": self.args.command_line,
@@ -535,11 +589,15 @@ def main(argv: list[str] | None = None) -> int:
     # A terminated bench still stops the servers it started (the `finally` blocks run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args = parse_args(argv)
+    if args.instances > 1 and find_haproxy() is None:
+        raise SystemExit("error: --instances needs HAProxy: sudo apt-get install haproxy")
     bench = Bench(args)
     results_path = args.output / "results.json"
     results = report.load_results(results_path)
     if args.scale_check:
         results["scale_check"] = bench.scale_check()
+    elif args.instances > 1:
+        results["instances_check"] = bench.instances_check()
     else:
         results["run"] = bench.run()
     json_path, md_path = report.write(results, args.output)

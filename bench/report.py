@@ -231,6 +231,55 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     return checks
 
 
+def _instances_section(check: dict[str, Any] | None) -> list[str]:
+    """One instance against several, each time behind HAProxy (`--instances N`)."""
+    if not check:
+        return []
+    settings = check["settings"]
+    lines = [
+        "## One API instance against several behind HAProxy (`--instances`)",
+        "",
+        f"`python -m bench {settings['command_line']}` — {settings['products']:,} products, "
+        f"{settings['workers']} workers per instance, {settings['seconds']:g} s per run, "
+        f"pool {settings['pool']}; measured {check['date']}.",
+        "",
+    ]
+    by_key = {
+        (count, row["scenario"], row["connections"]): row
+        for count, rows in check["instances"].items()
+        for row in rows
+    }
+    counts = sorted(check["instances"], key=int)
+    table = []
+    for count, scenario, connections in sorted(by_key, key=lambda k: (k[1], k[2], int(k[0]))):
+        row = by_key[(count, scenario, connections)]
+        one = by_key.get((counts[0], scenario, connections))
+        ratio = f"{row['rps'] / one['rps']:.2f}×" if one and one["rps"] else "–"
+        table.append(
+            [
+                scenario,
+                str(connections),
+                count,
+                f"{row['rps']:,.0f}",
+                ratio,
+                _ms(row["latency_us"]["p50"]),
+                _ms(row["latency_us"]["p99"]),
+                str(_errors(row)),
+                server_5xx_text(row),
+            ]
+        )
+    header = ["scenario", "conns", "instances", "req/s", "vs 1", "p50 ms", "p99 ms"]
+    lines += _table([*header, "errors", "server 5xx"], table)
+    lines += [
+        "",
+        "All instances share this machine's cores with PostgreSQL, HAProxy and wrk: more "
+        "instances here show the cost of the extra hop and processes, not the gain of more "
+        "hosts, which needs more machines.",
+        "",
+    ]
+    return lines
+
+
 def markdown(results: dict[str, Any]) -> str:
     """results.md: the table, the checks, the machine."""
     lines = ["# Benchmark results", ""]
@@ -325,12 +374,13 @@ def markdown(results: dict[str, Any]) -> str:
                 + f" (measured {scale['date']}).",
                 "",
             ]
+    lines += _instances_section(results.get("instances_check"))
     checks = targets(results)
     if checks:
         lines += ["## Targets (issue 7)", ""]
         lines += _table(["target", "measured", "verdict"], [list(check) for check in checks])
         lines.append("")
-    info = (run or scale or {}).get("machine")
+    info = (run or scale or results.get("instances_check") or {}).get("machine")
     if info:
         versions = ", ".join(f"{name} {value}" for name, value in info["versions"].items())
         lines += [

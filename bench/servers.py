@@ -22,6 +22,8 @@ from pathlib import Path
 
 import psutil
 
+from bench.balancer import Balancer
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 METRICS_TOKEN = secrets.token_urlsafe(32)
@@ -53,6 +55,12 @@ def http(
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def _shares(used: dict[int, float]) -> list[float]:
+    """Each worker's share of the CPU time used, largest first."""
+    total = sum(used.values())
+    return sorted((value / total for value in used.values()), reverse=True) if total else []
 
 
 class WorkerMemory:
@@ -99,12 +107,14 @@ class WorkerMemory:
         self.window_peak = 0
         self._cpu_at_start = self._cpu_by_pid()
 
+    def cpu_used(self) -> dict[int, float]:
+        """The CPU seconds each worker used since `start_window`."""
+        now = self._cpu_by_pid()
+        return {pid: now[pid] - self._cpu_at_start.get(pid, 0.0) for pid in now}
+
     def cpu_shares(self) -> list[float]:
         """Each worker's share of the CPU time its server used since `start_window`."""
-        now = self._cpu_by_pid()
-        used = [now[pid] - self._cpu_at_start.get(pid, 0.0) for pid in now]
-        total = sum(used)
-        return sorted((value / total for value in used), reverse=True) if total else []
+        return _shares(self.cpu_used())
 
     def _cpu_by_pid(self) -> dict[int, float]:
         times = {}
@@ -145,6 +155,7 @@ class Server:
         self.port = port
         self.log_path = log
         self.base_url = f"http://{HOST}:{port}"
+        self.metrics_urls = [self.base_url]
         self.process: subprocess.Popen | None = None
         self.memory: WorkerMemory | None = None
 
@@ -302,17 +313,82 @@ def scrape(base_url: str) -> Scrape | None:
     return result
 
 
-def wait_until_idle(base_url: str, timeout: float = 300) -> Scrape | None:
-    """Wait until the server has answered every request still queued from the last run
-    (the scrape itself is the one left in flight); return its metrics then, or the last ones
-    read if that takes longer than `timeout` (None if /metrics never answered)."""
+def _merged(scrapes: list[Scrape]) -> Scrape:
+    merged = Scrape()
+    for one in scrapes:
+        for mine, theirs in ((merged.statuses, one.statuses), (merged.durations, one.durations)):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+        merged.in_flight += one.in_flight
+    return merged
+
+
+def wait_until_idle(base_urls: list[str], timeout: float = 300) -> Scrape | None:
+    """Wait until the servers (one, or each instance behind a balancer) have answered every
+    request still queued from the last run (each scrape is the one left in flight on its
+    server); return their summed metrics then, or the last ones read if that takes longer
+    than `timeout` (None if a /metrics never answered)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        scraped = scrape(base_url)
-        if scraped is not None:
-            last = scraped
-            if scraped.in_flight <= 1:
+        scraped = [scrape(url) for url in base_urls]
+        if all(one is not None for one in scraped):
+            last = _merged(scraped)
+            if last.in_flight <= len(base_urls):
                 return last
         time.sleep(0.5)
     return last
+
+
+class CombinedMemory:
+    """The WorkerMemory of several servers, read as one."""
+
+    def __init__(self, memories: list[WorkerMemory]) -> None:
+        self.memories = memories
+
+    @property
+    def window_peak(self) -> int:
+        return max((memory.window_peak for memory in self.memories), default=0)
+
+    @property
+    def peak_by_pid(self) -> dict[int, int]:
+        return {pid: peak for memory in self.memories for pid, peak in memory.peak_by_pid.items()}
+
+    def start_window(self) -> None:
+        for memory in self.memories:
+            memory.start_window()
+
+    def cpu_shares(self) -> list[float]:
+        """Each worker's share of the CPU time all the servers used since `start_window`."""
+        return _shares(
+            {pid: cpu for memory in self.memories for pid, cpu in memory.cpu_used().items()}
+        )
+
+
+class BalancedServers:
+    """Several API servers behind one HAProxy; used where the bench uses one Server."""
+
+    name = "balanced API"
+
+    def __init__(self, servers: list[Server], balancer: Balancer) -> None:
+        self.servers = servers
+        self.balancer = balancer
+        self.base_url = balancer.base_url
+        self.metrics_urls = [server.base_url for server in servers]
+        self.memory: CombinedMemory | None = None
+
+    def start(self, expected_workers: int) -> None:
+        """Start every server (one after another: each migrates first), then the balancer."""
+        try:
+            for server in self.servers:
+                server.start(expected_workers)
+            self.balancer.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.memory = CombinedMemory([server.memory for server in self.servers])
+
+    def stop(self) -> None:
+        self.balancer.stop()
+        for server in self.servers:
+            server.stop()

@@ -26,6 +26,7 @@ from inventory.config import get_settings
 from inventory.db import get_autocommit_engine
 from inventory.errors import Forbidden, Unauthorized
 from inventory.models import BCRYPT_MAX_BYTES, MAX_DB_INT, Role, User
+from inventory.replica import READ_FENCE
 
 logger = logging.getLogger(__name__)
 
@@ -151,11 +152,12 @@ def _issued_before_password_change(issued_at: int, user: User) -> bool:
     return issued_at < int(user.credentials_changed_at.timestamp())
 
 
-USER_BY_ID = select(User.__table__).where(User.__table__.c.id == bindparam("user_id"))
+USER_BY_ID = select(User.__table__, READ_FENCE).where(User.__table__.c.id == bindparam("user_id"))
 
 
-def _load_user(user_id: int) -> User | None:
-    """The user as the database has it now (a User outside any session, for reading).
+def _load_user(user_id: int) -> tuple[User | None, int | None]:
+    """The user as the primary has it now (a User outside any session, for reading), and
+    their read fence (which replica may serve their reads, see `inventory.replica`).
 
     One statement in autocommit, on a connection handed back before the route runs: no
     transaction to begin and end, no connection held while the route waits for a thread, and
@@ -163,7 +165,11 @@ def _load_user(user_id: int) -> User | None:
     """
     with get_autocommit_engine().connect() as connection:
         row = connection.execute(USER_BY_ID, {"user_id": user_id}).first()
-    return None if row is None else User(**row._mapping)
+    if row is None:
+        return None, None
+    columns = dict(row._mapping)
+    fence = columns.pop("read_fence")
+    return User(**columns), fence
 
 
 def get_optional_user(
@@ -179,7 +185,7 @@ def get_optional_user(
     if token is None:
         return None
     user_id, issued_at = _read_token(token)
-    user = _load_user(user_id)
+    user, request.state.read_fence = _load_user(user_id)
     if user is None or not user.is_active or _issued_before_password_change(issued_at, user):
         raise Unauthorized("invalid or expired token")
     request.state.user_id = user.id

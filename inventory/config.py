@@ -23,13 +23,13 @@ class SettingsError(ValueError):
     """A setting is missing or wrong; the message names it."""
 
 
-def normalise_database_url(url: str) -> str:
+def normalise_database_url(url: str, setting: str = "DATABASE_URL") -> str:
     """Point any `postgres[ql]://` URL at the psycopg 3 driver, keeping host, query and socket."""
     parts = urlsplit(url.strip())
     if parts.scheme in ("postgres", "postgresql", "postgresql+psycopg"):
         return urlunsplit(parts._replace(scheme="postgresql+psycopg"))
     raise SettingsError(
-        f"DATABASE_URL must start with postgresql:// or postgresql+psycopg://, not {parts.scheme}://"
+        f"{setting} must start with postgresql:// or postgresql+psycopg://, not {parts.scheme}://"
     )
 
 
@@ -45,6 +45,8 @@ class Settings:
 
     environment: str = setting("development", choices=ENVIRONMENTS)
     database_url: str | None = setting(None)
+    database_replica_url: str | None = setting(None)
+    replica_max_lag_seconds: int = setting(5, minimum=1)
     secret_key: str = setting(DEFAULT_SECRET_KEY)
     access_token_expire_minutes: int = setting(30, minimum=1)
     refresh_token_expire_days: int = setting(14, minimum=1)
@@ -115,8 +117,8 @@ def _parse(setting_field: Field, raw: str) -> Any:
         raise SettingsError(f"{name} must be true or false, not {raw!r}")
     if kind == "tuple[str, ...]":
         return tuple(item.strip() for item in raw.split(",") if item.strip())
-    if name == "DATABASE_URL":
-        return normalise_database_url(raw)
+    if name in ("DATABASE_URL", "DATABASE_REPLICA_URL"):
+        return normalise_database_url(raw, name)
     return raw
 
 

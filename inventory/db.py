@@ -22,6 +22,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
 
 from inventory.config import SettingsError, get_settings, normalise_database_url
+from inventory.replica import ReadRouter, ReplicaMonitor
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +68,18 @@ IDLE_BEFORE_PING_SECONDS = 5.0
 @lru_cache
 def get_engine() -> Engine:
     """The process-wide engine; its pool is sized by the DB_POOL_* settings."""
+    return _make_engine(database_url(), connect_timeout=5, application_name="inventory")
+
+
+def _make_engine(url: str, *, connect_timeout: int, application_name: str) -> Engine:
     settings = get_settings()
     engine = create_engine(
-        database_url(),
+        url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "inventory"},
+        connect_args={"connect_timeout": connect_timeout, "application_name": application_name},
     )
     _ping_connections_that_sat_idle(engine)
     event.listen(engine, "connect", _speak_utc)
@@ -121,6 +126,26 @@ def get_autocommit_engine() -> Engine:
     return get_engine().execution_options(isolation_level="AUTOCOMMIT")
 
 
+REPLICA_CONNECT_TIMEOUT_SECONDS = 2
+"""A replica that does not answer this fast is skipped (a GET then waits no longer than this)."""
+
+
+@lru_cache
+def get_read_router() -> ReadRouter | None:
+    """Routes GETs to the `DATABASE_REPLICA_URL` replica; None when there is none."""
+    settings = get_settings()
+    if not settings.database_replica_url:
+        return None
+    replica = _make_engine(
+        settings.database_replica_url,
+        connect_timeout=REPLICA_CONNECT_TIMEOUT_SECONDS,
+        application_name="inventory-replica-reads",
+    )
+    monitor = ReplicaMonitor(get_engine(), replica, settings.replica_max_lag_seconds)
+    replica_reads = replica.execution_options(isolation_level="AUTOCOMMIT")
+    return ReadRouter(get_engine(), get_autocommit_engine(), replica_reads, monitor)
+
+
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -129,15 +154,24 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
     A GET only reads, and under READ COMMITTED every statement sees its own snapshot anyway,
     so its session runs in autocommit: no BEGIN and ROLLBACK round trips around its queries.
-    Every other method gets a transaction.
+    Every other method gets a transaction. With a replica, a GET reads from it when it is fit
+    (`inventory.replica`), and a write leaves the caller's read fence when it commits.
 
     Made and closed in the event loop, not in a worker thread: making a session does no I/O
     (it takes a connection at its first query), and the routes hand the connection back when
     their function returns (`inventory.routing.ApiRoute`), so closing it here is cheap.
     """
     read_only = request.method in READ_ONLY_METHODS
-    bind = get_autocommit_engine() if read_only else get_engine()
-    with Session(bind, expire_on_commit=False) as session:
+    router = get_read_router()
+    state = request.state
+    if router is None:
+        bind = get_autocommit_engine() if read_only else get_engine()
+        session = Session(bind, expire_on_commit=False)
+    elif read_only:
+        session = router.read_session(lambda: getattr(state, "read_fence", None))
+    else:
+        session = router.write_session(lambda: getattr(state, "user_id", None))
+    with session:
         yield session
 
 

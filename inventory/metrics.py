@@ -1,5 +1,5 @@
-"""Prometheus metrics: requests by route template and status, latency, in-flight requests, and
-the number of active low-stock alerts.
+"""Prometheus metrics: requests by route template and status, latency, in-flight requests, the
+number of active low-stock alerts, and (with a replica) reads per database and the replica's lag.
 
 Off unless METRICS_ENABLED is true. With several workers (`serve`), each worker writes its
 samples to PROMETHEUS_MULTIPROC_DIR and a scrape of any worker adds them all up.
@@ -22,8 +22,9 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from inventory.db import get_engine
+from inventory.db import get_engine, get_read_router
 from inventory.models import LowStockAlert
+from inventory.replica import READS, ReplicaCollector
 
 REQUESTS = Counter(
     "inventory_http_requests_total",
@@ -68,7 +69,10 @@ def render() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        for collector in (REQUESTS, LATENCY, IN_FLIGHT):
+        for collector in (REQUESTS, LATENCY, IN_FLIGHT, READS):
             registry.register(collector)
     registry.register(ActiveAlertsCollector())
+    router = get_read_router()
+    if router is not None:
+        registry.register(ReplicaCollector(router.monitor))
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -691,6 +691,7 @@ class LoginFailure(SQLModel, table=True):
     created_at: datetime | None = _now_column()
 
 
+<<<<<<< HEAD
 # ---------------------------------------------------------------------------------------------
 # Access for systems and sessions: API keys and refresh tokens, their secrets stored as hashes.
 
@@ -806,3 +807,22 @@ class RefreshRequest(RequestModel):
         description="The `refresh_token` of the last login or refresh.",
         examples=["3q2-7wK9xZbTn4Vd8sQe1LmP0rYc6uJh5gFa2kWo9iE"],
     )
+=======
+class ReadFence(SQLModel, table=True):
+    """How far the primary's write-ahead log had got when a user's latest write committed.
+
+    A replica that has replayed this far holds everything that user wrote, so it may serve
+    their reads (see `inventory.replica`). Unlogged: it costs no WAL and no disk flush on every
+    write, and it is read on the primary only (a replica cannot read unlogged tables). A crash
+    of the primary empties it, which sends nobody a stale read for long: a replica that lags is
+    skipped anyway.
+    """
+
+    __tablename__ = "read_fences"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    lsn: int = Field(sa_type=BigInteger, description="A WAL position in bytes (pg_lsn - '0/0').")
+>>>>>>> scale

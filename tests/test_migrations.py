@@ -32,6 +32,7 @@ APP_TABLES = {
     "product_counts",
     "api_keys",
     "refresh_tokens",
+    "read_fences",
 }
 
 
