@@ -691,7 +691,6 @@ class LoginFailure(SQLModel, table=True):
     created_at: datetime | None = _now_column()
 
 
-<<<<<<< HEAD
 # ---------------------------------------------------------------------------------------------
 # Access for systems and sessions: API keys and refresh tokens, their secrets stored as hashes.
 
@@ -807,7 +806,8 @@ class RefreshRequest(RequestModel):
         description="The `refresh_token` of the last login or refresh.",
         examples=["3q2-7wK9xZbTn4Vd8sQe1LmP0rYc6uJh5gFa2kWo9iE"],
     )
-=======
+
+
 class ReadFence(SQLModel, table=True):
     """How far the primary's write-ahead log had got when a user's latest write committed.
 
@@ -825,4 +825,3 @@ class ReadFence(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     )
     lsn: int = Field(sa_type=BigInteger, description="A WAL position in bytes (pg_lsn - '0/0').")
->>>>>>> scale
