@@ -1,0 +1,33 @@
+"""The job queue: procrastinate, on the app's own PostgreSQL.
+
+Chosen because it is maintained, speaks psycopg 3, wakes workers with LISTEN/NOTIFY (no polling
+delay), retries with a schedule we give it, runs periodic tasks, notices dead workers by their
+heartbeats, and can queue a job on a connection we pass it, so a job is queued in the very
+transaction that records its event (nothing to lose between the two). Its tables are created by
+migration 0008. Workers run with `python -m inventory worker`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import procrastinate
+
+WEBHOOK_QUEUE = "webhooks"
+DELIVER_TASK = "deliver_webhook"
+
+app = procrastinate.App(
+    connector=procrastinate.PsycopgConnector(),
+    import_paths=["inventory.webhook_delivery"],
+)
+"""The queue. The API only queues jobs, on its own connections; a worker opens it with a pool
+of its own (`inventory.worker`)."""
+
+
+def defer_deliveries(connection: Any, deliveries: list[tuple[int, int]]) -> None:
+    """Queue one delivery job per (event id, webhook id) on `connection`, a psycopg connection
+    in the transaction that recorded the events: the jobs commit or roll back with them."""
+    deferrer = app.configure_task(DELIVER_TASK, queue=WEBHOOK_QUEUE, connection=connection)
+    deferrer.batch_defer(
+        *({"event_id": event_id, "webhook_id": webhook_id} for event_id, webhook_id in deliveries)
+    )
