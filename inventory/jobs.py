@@ -9,9 +9,14 @@ migration 0008. Workers run with `python -m inventory worker`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import procrastinate
+
+from inventory.config import get_settings
+
+logger = logging.getLogger(__name__)
 
 WEBHOOK_QUEUE = "webhooks"
 DELIVER_TASK = "deliver_webhook"
@@ -31,3 +36,22 @@ def defer_deliveries(connection: Any, deliveries: list[tuple[int, int]]) -> None
     deferrer.batch_defer(
         *({"event_id": event_id, "webhook_id": webhook_id} for event_id, webhook_id in deliveries)
     )
+
+
+MAINTENANCE_QUEUE = "maintenance"
+
+
+@app.periodic(cron="* * * * * */5", periodic_id="retry_stalled_jobs")
+@app.task(queue=MAINTENANCE_QUEUE, queueing_lock="retry_stalled_jobs", pass_context=True)
+async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Every 5 seconds: put back in the queue the jobs of workers that stopped sending
+    heartbeats (killed, or their host died), so another worker runs them."""
+    manager = context.app.job_manager
+    seconds = get_settings().worker_stalled_after_seconds
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=seconds):
+        logger.warning("job %s (%s) was left by a dead worker; queued again", job.id, job.task_name)
+        await manager.retry_job(job)
+
+
+# The reservation expiry sweep (issue #14, `expire_due_reservations(session) -> int`) belongs here,
+# as a periodic task on MAINTENANCE_QUEUE with its own queueing lock, once it is on main.

@@ -1,0 +1,156 @@
+"""Webhook delivery end to end: real worker processes, a real receiver on 127.0.0.1, real HTTP,
+signatures checked with the `standardwebhooks` library as a receiver would."""
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlmodel import Session
+from standardwebhooks.webhooks import Webhook as Verifier
+
+from inventory.config import get_settings
+from inventory.events import record_event
+from inventory.models import Event, Webhook, WebhookDelivery
+from inventory.webhook_delivery import STOPPED
+from inventory.webhooks import create_webhook
+from tests.processes import Receiver, jobs_left, wait_until, workers
+
+
+@pytest.fixture
+def private_targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process may subscribe receivers on 127.0.0.1 (the workers always may, in tests)."""
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+    get_settings.cache_clear()
+
+
+def subscribe(engine: Engine, url: str, event_types: list[str]) -> Webhook:
+    with Session(engine, expire_on_commit=False) as session:
+        return create_webhook(session, url, event_types, "test receiver", None)
+
+
+def change(engine: Engine, *events: tuple[str, int]) -> None:
+    """Commit one transaction that records `events` (type, entity id)."""
+    with Session(engine) as session:
+        for event_type, entity_id in events:
+            entity_type = event_type.split(".")[0]
+            record_event(session, event_type, entity_type, entity_id, {"n": entity_id}, None)
+        session.commit()
+
+
+def attempts(db: Session, webhook: Webhook) -> list[tuple[int, int | None, str | None]]:
+    db.expire_all()
+    rows = db.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.webhook_id == webhook.id)
+        .order_by(WebhookDelivery.id)
+    )
+    return [(row.attempt, row.status_code, row.error) for row in rows]
+
+
+def test_a_receiver_gets_each_subscribed_event_once_signed_and_nothing_else(
+    engine, db, tmp_path, private_targets
+):
+    with Receiver() as receiver, workers(tmp_path, engine):
+        webhook = subscribe(engine, receiver.url, ["product.created", "product.deleted"])
+        change(engine, ("product.created", 1), ("category.created", 2))
+        change(engine, ("product.updated", 1), ("product.deleted", 1))
+
+        received = receiver.wait_for(2)
+        wait_until(lambda: jobs_left(engine) == 0, "the queue to empty")
+
+    assert len(receiver.requests) == 2
+    bodies = [Verifier(webhook.secret).verify(r.body, r.headers) for r in received]
+    assert sorted(body["type"] for body in bodies) == ["product.created", "product.deleted"]
+    stored = {event.id: event for event in db.scalars(select(Event))}
+    for request, body in zip(received, bodies, strict=True):
+        event = stored[body["id"]]
+        assert (body["entity_type"], body["entity_id"], body["data"]) == ("product", 1, {"n": 1})
+        assert request.headers["webhook-id"] == f"msg_{event.id}_{webhook.id}"
+        assert request.headers["content-type"] == "application/json"
+
+
+def test_a_signature_made_with_another_secret_does_not_verify(engine, tmp_path, private_targets):
+    with Receiver() as receiver, workers(tmp_path, engine):
+        subscribe(engine, receiver.url, ["product.created"])
+        change(engine, ("product.created", 1))
+        [request] = receiver.wait_for(1)
+
+    other = Verifier(subscribe(engine, receiver.url, ["*"]).secret)
+    with pytest.raises(Exception, match="No matching signature"):
+        other.verify(request.body, request.headers)
+
+
+def test_a_receiver_that_fails_twice_gets_the_event_and_every_attempt_is_listed(
+    engine, db, tmp_path, private_targets
+):
+    with Receiver(answer=lambda seen: 500 if seen < 2 else 200) as receiver:
+        with workers(tmp_path, engine):
+            webhook = subscribe(engine, receiver.url, ["product.created"])
+            change(engine, ("product.created", 1))
+            received = receiver.wait_for(3)
+            wait_until(lambda: jobs_left(engine) == 0, "the queue to empty")
+
+    assert len({request.headers["webhook-id"] for request in received}) == 1
+    for request in received:
+        Verifier(webhook.secret).verify(request.body, request.headers)
+    assert attempts(db, webhook) == [
+        (1, 500, "the receiver answered 500"),
+        (2, 500, "the receiver answered 500"),
+        (3, 200, None),
+    ]
+
+
+def test_an_event_survives_a_worker_killed_mid_delivery(engine, db, tmp_path, private_targets):
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    with Receiver() as receiver:
+        receiver.hold.clear()  # the first request hangs: the worker is mid-delivery
+        with workers(tmp_path / "first", engine) as [doomed]:
+            webhook = subscribe(engine, receiver.url, ["product.created"])
+            change(engine, ("product.created", 1))
+            [first] = receiver.wait_for(1)
+            doomed.kill()
+        receiver.hold.set()
+        with workers(tmp_path / "second", engine):
+            received = receiver.wait_for(2)
+            wait_until(lambda: jobs_left(engine) == 0, "the queue to empty")
+
+    assert received[1].headers["webhook-id"] == first.headers["webhook-id"]
+    Verifier(webhook.secret).verify(received[1].body, received[1].headers)
+    assert attempts(db, webhook) == [(1, None, STOPPED), (2, 200, None)]
+
+
+def test_a_change_that_rolled_back_is_never_delivered(engine, db, tmp_path, private_targets):
+    with Receiver() as receiver, workers(tmp_path, engine):
+        subscribe(engine, receiver.url, ["product.created"])
+        with Session(engine) as session:
+            record_event(session, "product.created", "product", 1, {}, None)
+            session.rollback()
+        change(engine, ("product.created", 2))
+        [request] = receiver.wait_for(1)
+        wait_until(lambda: jobs_left(engine) == 0, "the queue to empty")
+
+    assert json.loads(request.body)["entity_id"] == 2
+    assert len(receiver.requests) == 1
+    assert db.scalar(text("SELECT count(*) FROM events WHERE type = 'product.created'")) == 1
+
+
+def test_a_thousand_events_in_a_burst_all_arrive_once_with_three_workers(
+    engine, db, tmp_path, private_targets
+):
+    with Receiver() as receiver, workers(tmp_path, engine, count=3):
+        subscribe(engine, receiver.url, ["product.updated"])
+        for start in range(0, 1000, 100):
+            change(engine, *(("product.updated", n) for n in range(start, start + 100)))
+        receiver.wait_for(1000, timeout=120)
+        wait_until(lambda: jobs_left(engine) == 0, "the queue to empty")
+
+    per_message = Counter(request.headers["webhook-id"] for request in receiver.requests)
+    assert len(per_message) == 1000
+    assert set(per_message.values()) == {1}
+    assert sorted(json.loads(r.body)["entity_id"] for r in receiver.requests) == list(range(1000))
