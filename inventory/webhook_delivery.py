@@ -26,7 +26,7 @@ from inventory import jobs
 from inventory.config import get_settings
 from inventory.db import get_engine
 from inventory.events import record_event
-from inventory.webhook_targets import UnsafeTarget, resolve
+from inventory.webhook_targets import UnsafeTargetError, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ STOPPED = "the worker stopped during this attempt"
 MAX_ERROR_LENGTH = 500
 
 
-class DeliveryFailed(Exception):
+class DeliveryError(Exception):
     """An attempt did not get a 2xx answer; the job queue retries it."""
 
 
@@ -141,7 +141,7 @@ def send(attempt: Attempt) -> Outcome:
 
     try:
         target = resolve(attempt.url, settings.webhook_allow_private_targets)
-    except UnsafeTarget as error:
+    except UnsafeTargetError as error:
         return outcome(None, f"refused: {error}")
     now = datetime.now(UTC)
     headers = {
@@ -226,4 +226,4 @@ def deliver_webhook(event_id: int, webhook_id: int) -> None:
             outcome.error,
         )
         if still_active:
-            raise DeliveryFailed(outcome.error)
+            raise DeliveryError(outcome.error)

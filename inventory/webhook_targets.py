@@ -18,7 +18,7 @@ from urllib.parse import SplitResult, urlsplit
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class UnsafeTarget(ValueError):
+class UnsafeTargetError(ValueError):
     """The URL is not one a webhook may send to; the message says why."""
 
 
@@ -46,20 +46,20 @@ class Target:
 
 
 def check_shape(url: str) -> SplitResult:
-    """An absolute http(s) URL with a host and no credentials, else UnsafeTarget."""
+    """An absolute http(s) URL with a host and no credentials, else UnsafeTargetError."""
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
-        raise UnsafeTarget(f"not a valid URL: {error}") from error
+        raise UnsafeTargetError(f"not a valid URL: {error}") from error
     if parts.scheme not in ("http", "https"):
-        raise UnsafeTarget("the URL must start with http:// or https://")
+        raise UnsafeTargetError("the URL must start with http:// or https://")
     if not parts.hostname:
-        raise UnsafeTarget("the URL must name a host")
+        raise UnsafeTargetError("the URL must name a host")
     if parts.username is not None or parts.password is not None:
-        raise UnsafeTarget("the URL must not hold a user name or password")
+        raise UnsafeTargetError("the URL must not hold a user name or password")
     if port == 0:
-        raise UnsafeTarget("the URL's port must be 1-65535")
+        raise UnsafeTargetError("the URL's port must be 1-65535")
     return parts
 
 
@@ -71,7 +71,7 @@ def _is_public(address: IpAddress) -> bool:
 def resolve(url: str, allow_private: bool) -> Target:
     """Check `url`, resolve its host, and return the address to connect to.
 
-    UnsafeTarget when the URL is not http(s), the host does not resolve, or (unless
+    UnsafeTargetError when the URL is not http(s), the host does not resolve, or (unless
     `allow_private`) any of its addresses is private, loopback, link-local or otherwise not
     public: one public answer next to a private one is refused too, since either may be used.
     """
@@ -81,12 +81,12 @@ def resolve(url: str, allow_private: bool) -> Target:
     try:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as error:
-        raise UnsafeTarget(f"the host {host!r} does not resolve") from error
+        raise UnsafeTargetError(f"the host {host!r} does not resolve") from error
     addresses = [ipaddress.ip_address(answer[4][0].split("%")[0]) for answer in answers]
     if not allow_private:
         for address in addresses:
             if not _is_public(address):
-                raise UnsafeTarget(
+                raise UnsafeTargetError(
                     f"the host {host!r} resolves to {address}, a private, loopback or "
                     "link-local address; webhooks go to public addresses only"
                 )

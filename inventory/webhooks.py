@@ -20,7 +20,7 @@ from inventory import jobs
 from inventory.config import get_settings
 from inventory.events import changes, record_event
 from inventory.models import EVENT_TYPE_PATTERN, Webhook, WebhookDelivery
-from inventory.webhook_targets import UnsafeTarget, resolve
+from inventory.webhook_targets import UnsafeTargetError, resolve
 
 ALL_EVENTS = "*"
 
@@ -39,7 +39,7 @@ def new_secret() -> str:
 
 
 def check_url(url: str) -> str:
-    """`url` if a webhook may send to it, else UnsafeTarget (a 422)."""
+    """`url` if a webhook may send to it, else UnsafeTargetError (a 422)."""
     resolve(url, get_settings().webhook_allow_private_targets)
     return url
 
@@ -50,7 +50,7 @@ def check_event_types(event_types: list[str]) -> list[str]:
         return event_types
     for event_type in event_types:
         if not re.fullmatch(EVENT_TYPE_PATTERN, event_type):
-            raise UnsafeTarget(
+            raise UnsafeTargetError(
                 f"{event_type!r} is not an event type (like product.updated), nor ['*'] alone"
             )
     return list(dict.fromkeys(event_types))

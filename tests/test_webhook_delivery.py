@@ -88,12 +88,12 @@ def test_a_signature_made_with_another_secret_does_not_verify(engine, tmp_path, 
 def test_a_receiver_that_fails_twice_gets_the_event_and_every_attempt_is_listed(
     engine, db, tmp_path, private_targets
 ):
-    with Receiver(answer=lambda seen: 500 if seen < 2 else 200) as receiver:
-        with workers(tmp_path, engine):
-            webhook = subscribe(engine, receiver.url, ["product.created"])
-            change(engine, ("product.created", 1))
-            received = receiver.wait_for(3)
-            wait_until(lambda: jobs_left(engine) == 0, "the queue to empty")
+    answer_500_twice = Receiver(answer=lambda seen: 500 if seen < 2 else 200)
+    with answer_500_twice as receiver, workers(tmp_path, engine):
+        webhook = subscribe(engine, receiver.url, ["product.created"])
+        change(engine, ("product.created", 1))
+        received = receiver.wait_for(3)
+        wait_until(lambda: jobs_left(engine) == 0, "the queue to empty")
 
     assert len({request.headers["webhook-id"] for request in received}) == 1
     for request in received:
