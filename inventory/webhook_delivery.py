@@ -161,8 +161,8 @@ def send(attempt: Attempt) -> Outcome:
         return outcome(None, f"no answer within {settings.webhook_timeout_seconds:g} s")
     except httpx.HTTPError as error:
         return outcome(None, f"{type(error).__name__}: {error}")
-    if response.is_redirect:
-        return outcome(response.status_code, "redirects are not followed")
+    if 300 <= response.status_code < 400:
+        return outcome(response.status_code, "the receiver redirected; redirects are not followed")
     error = None if response.is_success else f"the receiver answered {response.status_code}"
     return outcome(response.status_code, error)
 

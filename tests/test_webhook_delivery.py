@@ -154,3 +154,64 @@ def test_a_thousand_events_in_a_burst_all_arrive_once_with_three_workers(
     assert len(per_message) == 1000
     assert set(per_message.values()) == {1}
     assert sorted(json.loads(r.body)["entity_id"] for r in receiver.requests) == list(range(1000))
+
+
+def test_a_worker_refuses_a_target_that_is_private_at_delivery_time(
+    engine, db, tmp_path, private_targets
+):
+    with Receiver() as receiver:
+        webhook = subscribe(engine, receiver.url, ["product.created"])
+        with workers(tmp_path, engine, WEBHOOK_ALLOW_PRIVATE_TARGETS="false"):
+            change(engine, ("product.created", 1))
+            wait_until(lambda: len(attempts(db, webhook)) >= 1, "an attempt")
+
+    assert receiver.requests == []
+    [(number, status, error), *_] = attempts(db, webhook)
+    assert (number, status) == (1, None)
+    assert "refused: the host '127.0.0.1' resolves to 127.0.0.1" in error
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_failure(engine, db, tmp_path, private_targets):
+    redirect_once = Receiver(answer=lambda seen: 302 if seen == 0 else 204)
+    with redirect_once as receiver, workers(tmp_path, engine):
+        webhook = subscribe(engine, receiver.url, ["product.created"])
+        change(engine, ("product.created", 1))
+        receiver.wait_for(2)
+        wait_until(lambda: jobs_left(engine) == 0, "the queue to empty")
+
+    assert attempts(db, webhook) == [
+        (1, 302, "the receiver redirected; redirects are not followed"),
+        (2, 204, None),
+    ]
+
+
+def test_a_receiver_that_does_not_answer_in_time_is_retried(engine, db, tmp_path, private_targets):
+    with Receiver() as receiver, workers(tmp_path, engine, WEBHOOK_TIMEOUT_SECONDS="0.5"):
+        receiver.hold.clear()
+        webhook = subscribe(engine, receiver.url, ["product.created"])
+        change(engine, ("product.created", 1))
+        receiver.wait_for(1)
+        wait_until(lambda: len(attempts(db, webhook)) >= 2, "a retry")
+        receiver.hold.set()
+        wait_until(lambda: jobs_left(engine) == 0, "the queue to empty")
+
+    assert attempts(db, webhook)[0] == (1, None, "no answer within 0.5 s")
+    assert attempts(db, webhook)[-1][1] == 200
+
+
+def test_a_webhook_failing_for_the_set_time_is_disabled_and_an_event_says_so(
+    engine, db, tmp_path, private_targets
+):
+    always_500 = Receiver(answer=lambda seen: 500)
+    with always_500 as receiver, workers(tmp_path, engine, WEBHOOK_DISABLE_AFTER_SECONDS="1"):
+        webhook = subscribe(engine, receiver.url, ["product.created"])
+        change(engine, ("product.created", 1))
+        wait_until(lambda: jobs_left(engine) == 0, "the retries to stop")
+
+    db.expire_all()
+    assert db.get(Webhook, webhook.id).is_active is False
+    [disabled] = db.scalars(select(Event).where(Event.type == "webhook.disabled"))
+    assert (disabled.entity_type, disabled.entity_id) == ("webhook", webhook.id)
+    assert disabled.data["url"] == receiver.url
+    assert "secret" not in json.dumps(disabled.data)
+    assert len(attempts(db, webhook)) < 7  # stopped before the schedule ran out
