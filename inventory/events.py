@@ -23,12 +23,15 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import event as sa_event
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from inventory import jobs
 from inventory.logs import request_id_var
+from inventory.models import Event, EventPage
+from inventory.pagination import PageParams, paginate
 
 EVENTS_LOCK = 0x6576_656E_7473
 """The advisory lock key of event ids (the bytes of 'events')."""
@@ -156,3 +159,41 @@ def committed_horizon(session: Session) -> int:
     """The largest event id such that every smaller id is committed or will never be: a
     poller may hand out ids up to it and resume from it without missing an event."""
     return int(session.execute(_COMMITTED_HORIZON, {"lock_key": EVENTS_LOCK}).scalar_one())
+
+
+class EventQuery(BaseModel):
+    """The query string of the event list."""
+
+    type: str | None = Field(
+        default=None, max_length=64, description="Only events of this type, e.g. product.updated."
+    )
+    entity_type: str | None = Field(
+        default=None, max_length=32, description="Only events about this kind of thing."
+    )
+    entity_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="Only events about the thing with this id."
+    )
+    after_id: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**63 - 1,
+        description="Only events with a larger id, oldest first: poll with the last id you saw "
+        "and you get every event once, in commit order.",
+    )
+
+
+def list_events(session: Session, query: EventQuery, page: PageParams) -> EventPage:
+    """A page of events, newest first; with `after_id`, those after it, oldest first, up to
+    the last id that no transaction still in flight can precede."""
+    statement = select(Event)
+    if query.type is not None:
+        statement = statement.where(Event.type == query.type)
+    if query.entity_type is not None:
+        statement = statement.where(Event.entity_type == query.entity_type)
+    if query.entity_id is not None:
+        statement = statement.where(Event.entity_id == query.entity_id)
+    if query.after_id is None:
+        return paginate(session, statement, page, EventPage, Event.id.desc())
+    horizon = committed_horizon(session)
+    statement = statement.where(Event.id > query.after_id, Event.id <= horizon)
+    return paginate(session, statement, page, EventPage, Event.id)

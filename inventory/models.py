@@ -814,6 +814,54 @@ class RefreshRequest(RequestModel):
 # Events (the audit trail) and webhooks (its delivery to other systems).
 
 EVENT_TYPE_PATTERN = r"^[a-z_]+\.[a-z_]+$"
+ALL_EVENT_TYPES = "*"
+
+EventType = Annotated[
+    str,
+    Describe(
+        max_length=64,
+        pattern=EVENT_TYPE_PATTERN,
+        description="What happened: `<entity>.<change>`.",
+        examples=["product.updated"],
+    ),
+]
+EntityType = Annotated[
+    str,
+    Describe(max_length=32, description="The kind of thing that changed.", examples=["product"]),
+]
+WebhookUrl = Annotated[
+    Text,
+    Describe(
+        min_length=1,
+        max_length=2000,
+        description="Where events are POSTed: an http(s) URL whose host resolves to public "
+        "addresses (private, loopback and link-local ones are refused unless the setting "
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS is true).",
+        examples=["https://hooks.example.com/inventory"],
+    ),
+]
+EventTypes = Annotated[
+    list[Annotated[str, Describe(max_length=64)]],
+    Describe(
+        min_length=1,
+        max_length=100,
+        description='The event types to send (like `product.updated`), or `["*"]` for all.',
+        examples=[["product.created", "low_stock.opened"]],
+    ),
+]
+WebhookDescription = Annotated[
+    Text,
+    Describe(max_length=500, description="Up to 500 characters.", examples=["Reorder tool"]),
+]
+WebhookDescriptionOrNull = Annotated[WebhookDescription | None, docs_of(WebhookDescription)]
+WebhookIsActive = Annotated[
+    bool,
+    Strict(),
+    Describe(
+        description="Only an active webhook gets events; one failing for a day is turned off. "
+        "Turning it on again forgets its failures."
+    ),
+]
 
 
 class Event(SQLModel, table=True):
@@ -832,11 +880,36 @@ class Event(SQLModel, table=True):
     entity_type: str = Field(max_length=32)
     entity_id: int = Field(sa_type=BigInteger)
     actor_user_id: int | None = Field(default=None)
+    """Who made the change (kept when the user is deleted: the trail outlives its actors)."""
     request_id: str | None = Field(default=None, max_length=200)
     data: dict[str, Any] = Field(
         sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     )
     created_at: datetime | None = _now_column()
+
+
+class EventRead(SQLModel):
+    """A change: what, to which entity, by whom, in which request, and its details."""
+
+    id: int = Describe(description="Increases with every event, in commit order.", examples=[42])
+    type: EventType
+    entity_type: EntityType
+    entity_id: int = Describe(description="The id of the thing that changed.", examples=[7])
+    actor_user_id: int | None = Describe(
+        description="The user who made the change; null for the system.", examples=[1]
+    )
+    request_id: str | None = Describe(
+        description="The X-Request-ID of the request that made it.", examples=["9f1c2d"]
+    )
+    data: dict[str, Any] = Describe(
+        description="Details; an update's `changes` maps each changed field to [old, new].",
+        examples=[{"changes": {"price": ["19.99", "17.50"]}}],
+    )
+    created_at: ServerTime
+
+
+class EventPage(Page[EventRead]):
+    """One page of events."""
 
 
 class Webhook(SQLModel, table=True):
@@ -855,6 +928,50 @@ class Webhook(SQLModel, table=True):
     is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     failing_since: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime | None = _now_column()
+
+
+class WebhookCreate(RequestModel):
+    """A new subscription."""
+
+    url: WebhookUrl
+    event_types: EventTypes
+    description: WebhookDescriptionOrNull = None
+
+
+class WebhookUpdate(RequestModel):
+    """A change to a subscription; fields left out stay as they are."""
+
+    url: WebhookUrl | MISSING = MISSING
+    event_types: EventTypes | MISSING = MISSING
+    description: WebhookDescriptionOrNull | MISSING = MISSING
+    is_active: WebhookIsActive | MISSING = MISSING
+
+
+class WebhookRead(SQLModel):
+    """A subscription (its secret is shown once, when it is created)."""
+
+    id: ServerId
+    url: WebhookUrl
+    event_types: EventTypes
+    description: WebhookDescriptionOrNull
+    is_active: WebhookIsActive
+    failing_since: datetime | None = Describe(
+        description="Since when every delivery has failed; null after a success."
+    )
+    created_at: ServerTime
+
+
+class WebhookPage(Page[WebhookRead]):
+    """One page of webhooks."""
+
+
+class WebhookCreated(WebhookRead):
+    """A new subscription, with its signing secret: store it now, it is never shown again."""
+
+    secret: str = Describe(
+        description="The Standard Webhooks signing secret; verify each delivery with it.",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -880,6 +997,34 @@ class WebhookDelivery(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
     duration_ms: int | None = Field(default=None)
     created_at: datetime | None = _now_column()
+
+
+class WebhookDeliveryRead(SQLModel):
+    """One attempt to deliver an event; an attempt under way has neither status nor error."""
+
+    id: ServerId
+    event_id: int = Describe(description="The event sent.", examples=[42])
+    attempt: int = Describe(description="1 for the first try of this event, then 2, 3...")
+    status_code: int | None = Describe(
+        description="The receiver's HTTP status; null if none came.", examples=[200]
+    )
+    error: str | None = Describe(
+        description="Why the attempt failed; null on success.",
+        examples=["the receiver answered 500"],
+    )
+    duration_ms: int | None = Describe(description="How long the attempt took.", examples=[84])
+    created_at: ServerTime
+
+
+class WebhookDeliveryPage(Page[WebhookDeliveryRead]):
+    """One page of delivery attempts."""
+
+
+class WebhookRedelivery(SQLModel):
+    """An event queued to be sent to a webhook again."""
+
+    webhook_id: int = Describe(examples=[3])
+    event_id: int = Describe(examples=[42])
 
 
 def compared_with_migrations(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:

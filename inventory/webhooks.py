@@ -18,19 +18,18 @@ from sqlmodel import Session
 
 from inventory import jobs
 from inventory.config import get_settings
+from inventory.errors import Conflict, Invalid, NotFound
 from inventory.events import changes, record_event
-from inventory.models import EVENT_TYPE_PATTERN, Webhook, WebhookDelivery
+from inventory.models import (
+    ALL_EVENT_TYPES,
+    EVENT_TYPE_PATTERN,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    WebhookPage,
+)
+from inventory.pagination import PageParams, paginate
 from inventory.webhook_targets import UnsafeTargetError, resolve
-
-ALL_EVENTS = "*"
-
-
-class WebhookNotFound(LookupError):
-    """No webhook (or delivery of it) with that id."""
-
-
-class WebhookInactive(RuntimeError):
-    """The webhook is disabled, so nothing would be sent."""
 
 
 def new_secret() -> str:
@@ -39,19 +38,24 @@ def new_secret() -> str:
 
 
 def check_url(url: str) -> str:
-    """`url` if a webhook may send to it, else UnsafeTargetError (a 422)."""
-    resolve(url, get_settings().webhook_allow_private_targets)
+    """`url` if a webhook may send to it, else Invalid."""
+    try:
+        resolve(url, get_settings().webhook_allow_private_targets)
+    except UnsafeTargetError as error:
+        raise Invalid(f"url: {error}", loc=("body", "url")) from error
     return url
 
 
 def check_event_types(event_types: list[str]) -> list[str]:
     """Event types like `product.updated`, or `["*"]` for all; duplicates dropped."""
-    if event_types == [ALL_EVENTS]:
+    if event_types == [ALL_EVENT_TYPES]:
         return event_types
-    for event_type in event_types:
+    for index, event_type in enumerate(event_types):
         if not re.fullmatch(EVENT_TYPE_PATTERN, event_type):
-            raise UnsafeTargetError(
-                f"{event_type!r} is not an event type (like product.updated), nor ['*'] alone"
+            raise Invalid(
+                f"event_types: {event_type[:64]!r} is not an event type like product.updated "
+                '(or use ["*"] alone for all)',
+                loc=("body", "event_types", index),
             )
     return list(dict.fromkeys(event_types))
 
@@ -87,13 +91,29 @@ def create_webhook(
     return webhook
 
 
+def list_webhooks(session: Session, page: PageParams) -> WebhookPage:
+    """A page of webhooks, oldest first."""
+    return paginate(session, select(Webhook), page, WebhookPage, Webhook.id)
+
+
 def get_webhook(session: Session, webhook_id: int, *, lock: bool = False) -> Webhook:
-    """The webhook, or WebhookNotFound."""
+    """The webhook, or NotFound."""
     statement = select(Webhook).where(Webhook.id == webhook_id)
     webhook = session.scalars(statement.with_for_update() if lock else statement).one_or_none()
     if webhook is None:
-        raise WebhookNotFound(f"webhook {webhook_id} not found")
+        raise NotFound("webhook", webhook_id)
     return webhook
+
+
+def list_deliveries(
+    session: Session, webhook_id: int, event_id: int | None, page: PageParams
+) -> WebhookDeliveryPage:
+    """A page of the webhook's delivery attempts, newest first (optionally of one event)."""
+    get_webhook(session, webhook_id)
+    statement = select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
+    if event_id is not None:
+        statement = statement.where(WebhookDelivery.event_id == event_id)
+    return paginate(session, statement, page, WebhookDeliveryPage, WebhookDelivery.id.desc())
 
 
 def update_webhook(
@@ -139,9 +159,10 @@ def redeliver(session: Session, webhook_id: int, delivery_id: int) -> WebhookDel
         )
     ).one_or_none()
     if delivery is None:
-        raise WebhookNotFound(f"delivery {delivery_id} of webhook {webhook_id} not found")
+        get_webhook(session, webhook_id)
+        raise NotFound("delivery", delivery_id)
     if not get_webhook(session, webhook_id).is_active:
-        raise WebhookInactive(f"webhook {webhook_id} is disabled: turn it on first")
+        raise Conflict(f"webhook {webhook_id} is turned off: turn it on first")
     jobs.defer_deliveries(
         session.connection().connection.driver_connection,
         [(delivery.event_id, webhook_id)],
