@@ -215,3 +215,36 @@ def test_a_webhook_failing_for_the_set_time_is_disabled_and_an_event_says_so(
     assert disabled.data["url"] == receiver.url
     assert "secret" not in json.dumps(disabled.data)
     assert len(attempts(db, webhook)) < 7  # stopped before the schedule ran out
+
+
+def test_an_api_change_reaches_the_receiver_and_can_be_sent_again_by_hand(
+    client, admin, engine, tmp_path, private_targets
+):
+    with Receiver() as receiver, workers(tmp_path, engine):
+        created = client.post(
+            "/api/v1/webhooks",
+            json={"url": receiver.url, "event_types": ["product.created"]},
+            headers=admin,
+        ).json()
+        client.post("/api/v1/products", json={"name": "Rake", "price": "9.99"}, headers=admin)
+        [first] = receiver.wait_for(1)
+        wait_until(lambda: jobs_left(engine) == 0, "the delivery to finish")
+        deliveries = f"/api/v1/webhooks/{created['id']}/deliveries"
+        [delivery] = client.get(deliveries, headers=admin).json()["items"]
+
+        again = client.post(f"{deliveries}/{delivery['id']}/redeliver", headers=admin)
+        second = receiver.wait_for(2)[1]
+        wait_until(lambda: jobs_left(engine) == 0, "the redelivery to finish")
+        log = client.get(deliveries, headers=admin).json()["items"]
+
+    assert again.status_code == 202
+    assert again.json() == {"webhook_id": created["id"], "event_id": delivery["event_id"]}
+    body = Verifier(created["secret"]).verify(first.body, first.headers)
+    assert (body["type"], body["data"]["name"], body["data"]["price"]) == (
+        "product.created",
+        "Rake",
+        "9.99",
+    )
+    assert second.headers["webhook-id"] == first.headers["webhook-id"]
+    assert second.body == first.body
+    assert [(item["attempt"], item["status_code"]) for item in log] == [(2, 200), (1, 200)]
