@@ -2,6 +2,9 @@
 signatures checked with the `standardwebhooks` library as a receiver would."""
 
 import json
+import socket
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 
@@ -15,7 +18,7 @@ from inventory.events import record_event
 from inventory.models import Event, Webhook, WebhookDelivery
 from inventory.webhook_delivery import STOPPED
 from inventory.webhooks import create_webhook
-from tests.processes import Receiver, jobs_left, wait_until, workers
+from tests.processes import ROOT, Receiver, jobs_left, wait_until, workers
 
 
 @pytest.fixture
@@ -26,6 +29,17 @@ def private_targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE_TARGETS")
     get_settings.cache_clear()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def subscribe(engine: Engine, url: str, event_types: list[str]) -> Webhook:
@@ -248,3 +262,33 @@ def test_an_api_change_reaches_the_receiver_and_can_be_sent_again_by_hand(
     assert second.headers["webhook-id"] == first.headers["webhook-id"]
     assert second.body == first.body
     assert [(item["attempt"], item["status_code"]) for item in log] == [(2, 200), (1, 200)]
+
+
+def test_the_receiver_example_in_the_docs_verifies_a_real_delivery(
+    engine, tmp_path, private_targets
+):
+    doc = (ROOT / "docs" / "webhooks.md").read_text()
+    example = doc.split("### Verifying the signature")[1].split("```python\n")[1].split("```")[0]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    webhook = subscribe(engine, url, ["product.created"])
+    receiver_code = example.replace("whsec_...", webhook.secret).replace(
+        '("0.0.0.0", 9000)', f'("127.0.0.1", {port})'
+    )
+    (tmp_path / "receiver.py").write_text(receiver_code)
+    receiver = subprocess.Popen(
+        [sys.executable, str(tmp_path / "receiver.py")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until(lambda: port_open(port), "the example receiver to listen")
+        with workers(tmp_path, engine):
+            change(engine, ("product.created", 5))
+            line = receiver.stdout.readline()
+            wait_until(lambda: jobs_left(engine) == 0, "the delivery to finish")
+    finally:
+        receiver.kill()
+        receiver.wait()
+
+    with engine.connect() as connection:
+        event_id = connection.scalar(text("SELECT max(id) FROM events"))
+    assert line == f"msg_{event_id}_{webhook.id} product.created {{'n': 5}}\n"
