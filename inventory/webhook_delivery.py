@@ -217,13 +217,14 @@ def deliver_webhook(event_id: int, webhook_id: int) -> None:
             return
         outcome = send(attempt)
         still_active = finish_attempt(session, attempt, webhook_id, outcome)
-    if not outcome.succeeded:
-        logger.info(
-            "webhook %s, event %s, attempt %s failed: %s",
-            webhook_id,
-            event_id,
-            attempt.number,
-            outcome.error,
-        )
-        if still_active:
-            raise DeliveryError(outcome.error)
+    logger.info(
+        "webhook %s event %s attempt %s: %s in %s ms",
+        webhook_id,
+        event_id,
+        attempt.number,
+        outcome.error or outcome.status_code,
+        outcome.duration_ms,
+        extra={"webhook_id": webhook_id, "event_id": event_id, "attempt": attempt.number},
+    )
+    if not outcome.succeeded and still_active:
+        raise DeliveryError(outcome.error)

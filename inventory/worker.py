@@ -32,6 +32,10 @@ def libpq_url(url: str) -> str:
 async def work() -> None:
     """Run a worker until SIGINT or SIGTERM; the job under way finishes first."""
     settings = get_settings()
+    # The queue logs two lines per job (every 5 seconds for the dead-worker check alone) and
+    # httpx one per request; a delivery logs its own outcome (inventory.webhook_delivery).
+    for name in ("procrastinate", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     pool = AsyncConnectionPool(
         libpq_url(database_url()),
         min_size=1,
