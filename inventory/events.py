@@ -62,7 +62,8 @@ _INSERT_EVENTS = text(
 
 _COMMITTED_HORIZON = text(
     """
-    WITH id_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(:lock_key))
+    WITH wait AS MATERIALIZED (SELECT set_config('lock_timeout', :wait, true)),
+    id_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(:lock_key) FROM wait)
     SELECT (SELECT coalesce(max(id), 0) FROM events) FROM id_lock
     """
 )
@@ -155,10 +156,17 @@ def _forget_pending_events(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_PENDING, None)
 
 
-def committed_horizon(session: Session) -> int:
+def committed_horizon(session: Session, wait_seconds: float = 5.0) -> int:
     """The largest event id such that every smaller id is committed or will never be: a
-    poller may hand out ids up to it and resume from it without missing an event."""
-    return int(session.execute(_COMMITTED_HORIZON, {"lock_key": EVENTS_LOCK}).scalar_one())
+    poller may hand out ids up to it and resume from it without missing an event.
+
+    Run it on a session in autocommit (a GET's), so the lock is let go at once. It waits for
+    the event inserts in flight (each the end of a transaction, so milliseconds) and for at
+    most `wait_seconds`, since new writers queue behind it: a transaction stuck between its
+    insert and its commit makes the poll fail (a 503) rather than stall every write.
+    """
+    parameters = {"lock_key": EVENTS_LOCK, "wait": f"{round(wait_seconds * 1000)}ms"}
+    return int(session.execute(_COMMITTED_HORIZON, parameters).scalar_one())
 
 
 class EventQuery(BaseModel):

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from inventory.events import _write_pending_events, changes, committed_horizon, record_event
@@ -127,3 +128,23 @@ def test_a_poller_waits_for_an_event_in_flight_with_a_smaller_id(engine: Engine,
 
     assert horizons == [2]
     assert [event.id for event in _events(db)] == [1, 2]
+
+
+def test_a_poller_gives_up_rather_than_stall_writes_behind_a_stuck_transaction(
+    engine: Engine, db: Session
+):
+    stuck = Session(engine)
+    record_event(stuck, "category.created", "category", 1, {}, None)
+    _write_pending_events(stuck)  # inserted, holding the shared lock, never committed
+    try:
+        autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with autocommit as connection, pytest.raises(OperationalError, match="lock timeout"):
+            committed_horizon(Session(connection), wait_seconds=0.2)
+    finally:
+        stuck.rollback()
+        stuck.close()
+
+    with Session(engine) as writer:  # and writes go on
+        record_event(writer, "category.created", "category", 2, {}, None)
+        writer.commit()
+    assert [event.entity_id for event in _events(db)] == [2]
