@@ -150,10 +150,12 @@ def _write_pending_events(session: Session) -> None:
         jobs.defer_deliveries(connection, [(row.event_id, row.webhook_id) for row in deliveries])
 
 
-@sa_event.listens_for(Session, "after_soft_rollback")
-def _forget_pending_events(session: Session, previous_transaction: Any) -> None:
-    """A change that rolled back leaves no event."""
-    session.info.pop(_PENDING, None)
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_pending_events(session: Session, transaction: Any) -> None:
+    """A transaction that ended without committing (rolled back, or its session closed)
+    leaves no event behind, not even for the session's next transaction."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def committed_horizon(session: Session, wait_seconds: float = 5.0) -> int:

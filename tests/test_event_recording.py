@@ -148,3 +148,13 @@ def test_a_poller_gives_up_rather_than_stall_writes_behind_a_stuck_transaction(
         record_event(writer, "category.created", "category", 2, {}, None)
         writer.commit()
     assert [event.entity_id for event in _events(db)] == [2]
+
+
+def test_a_session_closed_without_committing_keeps_no_event_for_later(engine: Engine, db: Session):
+    session = Session(engine)
+    record_event(session, "product.created", "product", 1, {}, None)
+    session.close()
+    session.execute(text("SELECT 1"))
+    session.commit()
+
+    assert _events(db) == []
