@@ -5,7 +5,7 @@ from sqlalchemy import select, text
 from sqlmodel import Session
 
 from inventory.models import Event, Role
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD, count, product_url, stock_url
 
 EVENTS = "/api/v1/events"
 
@@ -64,7 +64,7 @@ def test_creating_a_product_records_its_creation_and_opening_stock(
 
 def test_an_update_records_each_changed_field_as_old_and_new(client, db, manager, product):
     response = client.patch(
-        f"/api/v1/products/{product['id']}",
+        product_url(product["id"]),
         json={"price": "17.50", "name": "Garden hose", "category_ids": []},
         headers=manager,
     )
@@ -83,7 +83,7 @@ def test_an_update_records_each_changed_field_as_old_and_new(client, db, manager
 def test_a_stock_change_across_the_threshold_records_the_alert_opening_and_resolving(
     client, db, manager, product
 ):
-    url = f"/api/v1/products/{product['id']}/stock"
+    url = stock_url(product["id"])
     down = client.post(url, json={"delta": -45, "reason": "sold"}, headers=manager)
     up = client.post(url, json={"delta": 30, "reason": "delivery"}, headers=manager)
 
@@ -95,19 +95,19 @@ def test_a_stock_change_across_the_threshold_records_the_alert_opening_and_resol
 
 
 def test_a_refused_change_records_no_event(client, db, manager, product):
-    before = db.scalar(text("SELECT count(*) FROM events"))
+    before = count(db, Event)
 
     taken = client.post(
         "/api/v1/products", json={"name": "Other", "price": "1", "sku": "HOSE-25"}, headers=manager
     )
     too_much = client.post(
-        f"/api/v1/products/{product['id']}/stock",
+        stock_url(product["id"]),
         json={"delta": -51, "reason": "x"},
         headers=manager,
     )
 
     assert (taken.status_code, too_much.status_code) == (409, 409)
-    assert db.scalar(text("SELECT count(*) FROM events")) == before
+    assert count(db, Event) == before
 
 
 def test_category_changes_are_recorded(client, db, admin, category):
@@ -167,15 +167,15 @@ def test_every_write_through_the_api_leaves_at_least_one_event(
         ("POST", "/api/v1/categories", {"name": "Tools"}),
         ("PATCH", f"/api/v1/categories/{cid}", {"description": "Outside"}),
         ("POST", "/api/v1/products", {"name": "Spade", "price": "12"}),
-        ("PATCH", f"/api/v1/products/{pid}", {"stock_quantity": 40}),
-        ("POST", f"/api/v1/products/{pid}/stock", {"delta": 2, "reason": "found"}),
+        ("PATCH", product_url(pid), {"stock_quantity": 40}),
+        ("POST", stock_url(pid), {"delta": 2, "reason": "found"}),
         ("POST", "/api/v1/users", {"username": "erin", "password": PASSWORD, "role": "viewer"}),
         ("PATCH", f"/api/v1/users/{target.id}", {"is_active": False}),
         ("DELETE", f"/api/v1/users/{target.id}", None),
         ("POST", "/api/v1/webhooks", {"url": "https://93.184.216.34/h", "event_types": ["*"]}),
         ("PATCH", "/api/v1/webhooks/1", {"description": "storefront"}),
         ("DELETE", "/api/v1/webhooks/1", None),
-        ("DELETE", f"/api/v1/products/{pid}", None),
+        ("DELETE", product_url(pid), None),
         ("DELETE", f"/api/v1/categories/{cid}", None),
     ]
     for method, url, body in writes:
@@ -185,7 +185,7 @@ def test_every_write_through_the_api_leaves_at_least_one_event(
 
 
 def test_the_list_is_newest_first_and_filters_by_type_and_entity(client, db, admin, product):
-    client.patch(f"/api/v1/products/{product['id']}", json={"name": "Hose"}, headers=admin)
+    client.patch(product_url(product["id"]), json={"name": "Hose"}, headers=admin)
 
     everything = client.get(EVENTS, headers=admin).json()
     updates = client.get(
@@ -196,7 +196,7 @@ def test_the_list_is_newest_first_and_filters_by_type_and_entity(client, db, adm
 
     ids = [event["id"] for event in everything["items"]]
     assert ids == sorted(ids, reverse=True)
-    assert everything["total"] == db.scalar(text("SELECT count(*) FROM events"))
+    assert everything["total"] == count(db, Event)
     assert [event["type"] for event in updates["items"]] == ["product.updated"]
     assert updates["items"][0]["data"] == {"changes": {"name": ["Garden hose", "Hose"]}}
     assert set(updates["items"][0]) == {
@@ -214,7 +214,7 @@ def test_the_list_is_newest_first_and_filters_by_type_and_entity(client, db, adm
 def test_after_id_gives_the_later_events_oldest_first(client, db, admin, product):
     seen = client.get(EVENTS, params={"limit": 1}, headers=admin).json()["items"][0]["id"]
     for name in ("A", "B", "C"):
-        client.patch(f"/api/v1/products/{product['id']}", json={"name": name}, headers=admin)
+        client.patch(product_url(product["id"]), json={"name": name}, headers=admin)
 
     page = client.get(EVENTS, params={"after_id": seen, "limit": 2}, headers=admin).json()
     rest = client.get(EVENTS, params={"after_id": page["items"][-1]["id"]}, headers=admin).json()

@@ -6,6 +6,7 @@ from sqlalchemy import select, text
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from inventory.models import Event, Webhook, WebhookDelivery
+from tests.factories import count
 
 WEBHOOKS = "/api/v1/webhooks"
 PUBLIC_URL = "https://93.184.216.34/inventory-hooks"
@@ -62,7 +63,7 @@ def test_a_private_loopback_or_link_local_url_is_refused(client, db, admin, url)
     assert response.status_code == 422
     assert "public addresses only" in response.json()["detail"]
     assert response.json()["errors"][0]["loc"] == ["body", "url"]
-    assert db.scalar(text("SELECT count(*) FROM webhooks")) == 0
+    assert count(db, Webhook) == 0
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,7 @@ def test_a_bad_subscription_is_a_422_and_nothing_is_saved(client, db, admin, bod
 
     assert response.status_code == 422
     assert message in response.text
-    assert db.scalar(text("SELECT count(*) FROM webhooks")) == 0
+    assert count(db, Webhook) == 0
 
 
 def test_changing_the_url_checks_it_again(client, db, admin, webhook):
@@ -119,7 +120,7 @@ def test_deleting_a_webhook_removes_it_and_its_deliveries(client, db, admin, web
 
     assert response.status_code == 204
     assert client.get(f"{WEBHOOKS}/{webhook['id']}", headers=admin).status_code == 404
-    assert db.scalar(text("SELECT count(*) FROM webhook_deliveries")) == 0
+    assert count(db, WebhookDelivery) == 0
     [deleted] = db.scalars(select(Event).where(Event.type == "webhook.deleted"))
     assert "secret" not in str(deleted.data)
 
