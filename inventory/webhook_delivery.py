@@ -26,7 +26,7 @@ from inventory import jobs
 from inventory.config import get_settings
 from inventory.db import get_engine
 from inventory.events import record_event
-from inventory.webhook_targets import UnsafeTargetError, resolve
+from inventory.webhook_targets import UnsafeTargetError, origin, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def finish_attempt(session: Session, attempt: Attempt, webhook_id: int, outcome:
     ).one_or_none()
     still_active = disabled is not None and disabled.is_active
     if disabled is not None and not disabled.is_active:
-        data = {"url": disabled.url, "failing_since": disabled.failing_since}
+        data = {"target": origin(disabled.url), "failing_since": disabled.failing_since}
         record_event(session, "webhook.disabled", "webhook", webhook_id, data, None)
         logger.warning("webhook %s disabled: failing since %s", webhook_id, disabled.failing_since)
     session.commit()

@@ -45,6 +45,13 @@ class Target:
         return parts.netloc.rpartition("@")[2]
 
 
+def origin(url: str) -> str:
+    """Scheme, host and port of `url`: what an event may tell of a webhook's URL, whose path
+    or query is often a credential of its own (a chat service's incoming-webhook URL)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
 def check_shape(url: str) -> SplitResult:
     """An absolute http(s) URL with a host and no credentials, else UnsafeTargetError."""
     try:

@@ -29,7 +29,7 @@ from inventory.models import (
     WebhookPage,
 )
 from inventory.pagination import PageParams, paginate
-from inventory.webhook_targets import UnsafeTargetError, resolve
+from inventory.webhook_targets import UnsafeTargetError, origin, resolve
 
 
 def new_secret() -> str:
@@ -61,9 +61,10 @@ def check_event_types(event_types: list[str]) -> list[str]:
 
 
 def _public(webhook: Webhook) -> dict[str, Any]:
-    """What an event says of a webhook: never its secret."""
+    """What an event says of a webhook: never its secret, and of its URL only the origin
+    (events may go to other webhooks)."""
     return {
-        "url": webhook.url,
+        "target": origin(webhook.url),
         "event_types": webhook.event_types,
         "description": webhook.description,
         "is_active": webhook.is_active,
@@ -120,9 +121,9 @@ def update_webhook(
     session: Session, webhook_id: int, fields: Mapping[str, Any], actor_user_id: int | None
 ) -> Webhook:
     """Change url, event_types, description or is_active; turning a webhook back on forgets
-    its failures."""
+    its failures. The event tells whether the URL changed, and its origin's [old, new]."""
     webhook = get_webhook(session, webhook_id, lock=True)
-    before = _public(webhook)
+    before_url, before = webhook.url, _public(webhook)
     if "url" in fields:
         webhook.url = check_url(fields["url"])
     if "event_types" in fields:
@@ -134,10 +135,10 @@ def update_webhook(
             webhook.failing_since = None
         webhook.is_active = fields["is_active"]
     changed = changes(before, _public(webhook))
-    if changed:
-        record_event(
-            session, "webhook.updated", "webhook", webhook_id, {"changes": changed}, actor_user_id
-        )
+    url_changed = webhook.url != before_url
+    if changed or url_changed:
+        details = {"changes": changed, "url_changed": url_changed}
+        record_event(session, "webhook.updated", "webhook", webhook_id, details, actor_user_id)
     session.commit()
     return webhook
 

@@ -108,7 +108,7 @@ def test_turning_a_webhook_on_again_forgets_its_failures(client, db, admin, webh
     assert response.status_code == 200
     assert (response.json()["is_active"], response.json()["failing_since"]) == (True, None)
     [event] = db.scalars(select(Event).where(Event.type == "webhook.updated"))
-    assert event.data == {"changes": {"is_active": [False, True]}}
+    assert event.data == {"changes": {"is_active": [False, True]}, "url_changed": False}
 
 
 def test_deleting_a_webhook_removes_it_and_its_deliveries(client, db, admin, webhook):
@@ -184,3 +184,24 @@ def test_redelivering_an_unknown_delivery_is_a_404(client, admin, webhook):
 
     assert response.status_code == 404
     assert response.json()["detail"] == "delivery 7 not found"
+
+
+def test_an_event_tells_only_the_origin_of_a_webhook_url_whose_path_may_be_a_credential(
+    client, db, admin
+):
+    secret_path = "https://93.184.216.34:8443/services/T0/B0/s3cr3tT0k3n?sig=abc"
+    created = client.post(WEBHOOKS, json={"url": secret_path, "event_types": ["*"]}, headers=admin)
+    moved = client.patch(
+        f"{WEBHOOKS}/{created.json()['id']}",
+        json={"url": "https://93.184.216.34:8443/services/T0/B0/n3wT0k3n"},
+        headers=admin,
+    )
+
+    assert (created.status_code, moved.status_code) == (201, 200)
+    creation, update = db.scalars(
+        select(Event).where(Event.entity_type == "webhook").order_by(Event.id)
+    )
+    assert creation.data["target"] == "https://93.184.216.34:8443"
+    assert update.data == {"changes": {}, "url_changed": True}
+    everything = db.scalar(text("SELECT string_agg(data::text, ' ') FROM events"))
+    assert "T0k3n" not in everything and "sig=" not in everything
