@@ -165,6 +165,8 @@ def test_a_thousand_events_in_a_burst_all_arrive_once_with_three_workers(
         wait_until(lambda: jobs_left(engine) == 0, "the queue to empty")
 
     per_message = Counter(request.headers["webhook-id"] for request in receiver.requests)
+    attempt_numbers = db.scalars(select(WebhookDelivery.attempt)).all()
+    assert len(attempt_numbers) == 1000 and set(attempt_numbers) == {1}
     assert len(per_message) == 1000
     assert set(per_message.values()) == {1}
     assert sorted(json.loads(r.body)["entity_id"] for r in receiver.requests) == list(range(1000))
