@@ -294,3 +294,13 @@ def test_the_receiver_example_in_the_docs_verifies_a_real_delivery(
     with engine.connect() as connection:
         event_id = connection.scalar(text("SELECT max(id) FROM events"))
     assert line == f"msg_{event_id}_{webhook.id} product.created {{'n': 5}}\n"
+
+
+def test_a_worker_stops_cleanly_on_sigterm_and_leaves_the_register(engine, tmp_path):
+    with workers(tmp_path, engine) as [worker]:
+        worker.process.terminate()
+        assert worker.process.wait(timeout=30) == 0
+
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM procrastinate_workers")) == 0
+    assert "Traceback" not in worker.log
