@@ -172,6 +172,8 @@ def test_every_write_through_the_api_leaves_at_least_one_event(
         ("POST", "/api/v1/users", {"username": "erin", "password": PASSWORD, "role": "viewer"}),
         ("PATCH", f"/api/v1/users/{target.id}", {"is_active": False}),
         ("DELETE", f"/api/v1/users/{target.id}", None),
+        ("POST", "/api/v1/api-keys", {"name": "storefront", "role": "viewer"}),
+        ("DELETE", "/api/v1/api-keys/1", None),
         ("POST", "/api/v1/webhooks", {"url": "https://93.184.216.34/h", "event_types": ["*"]}),
         ("PATCH", "/api/v1/webhooks/1", {"description": "storefront"}),
         ("DELETE", "/api/v1/webhooks/1", None),
@@ -230,3 +232,19 @@ def test_a_bad_filter_is_a_422(client, admin):
 
     assert response.status_code == 422
     assert "after_id" in response.text
+
+
+def test_an_api_key_event_never_holds_the_key_and_a_second_revocation_records_nothing(
+    client, db, admin
+):
+    created = client.post(
+        "/api/v1/api-keys", json={"name": "storefront", "role": "viewer"}, headers=admin
+    ).json()
+    first = client.delete(f"/api/v1/api-keys/{created['id']}", headers=admin)
+    again = client.delete(f"/api/v1/api-keys/{created['id']}", headers=admin)
+
+    assert [e.type for e in events_of(db, first.headers["X-Request-ID"])] == ["api_key.revoked"]
+    assert events_of(db, again.headers["X-Request-ID"]) == []
+    everything = db.scalar(text("SELECT string_agg(data::text, ' ') FROM events"))
+    assert created["key"] not in everything
+    assert created["prefix"] in everything
