@@ -11,7 +11,7 @@ WORKERS ?=
 SERVER_FLAGS = $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve test migrate downgrade revision create-admin lint fmt clean
+.PHONY: help install run serve worker test migrate downgrade revision create-admin lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,11 +37,14 @@ $(DEV): $(RUNTIME) requirements-dev.txt
 
 install: $(DEV) ## Make .venv and install the dependencies and the development tools
 
-run: $(RUNTIME) ## Serve with reload on HOST:PORT (embedded PostgreSQL unless DATABASE_URL)
+run: $(RUNTIME) ## Serve with reload on HOST:PORT, and a worker (embedded PostgreSQL unless DATABASE_URL)
 	@$(PY) -m inventory run $(SERVER_FLAGS)
 
 serve: $(RUNTIME) ## Production server: migrate once, then WORKERS workers (default: one per core)
 	@$(PY) -m inventory serve $(SERVER_FLAGS) $(if $(WORKERS),--workers $(WORKERS))
+
+worker: $(RUNTIME) ## Deliver webhooks (run several, on any host that reaches the database)
+	@$(PY) -m inventory worker
 
 test: $(DEV) ## Run the test suite against a throwaway PostgreSQL (or TEST_DATABASE_URL)
 	$(PY) -m pytest $(ARGS)

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 import inventory.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from alembic import context
 from inventory.db import database_url
+from inventory.models import compared_with_migrations
 
 config = context.config
 # Keep the logging of a process that set up its own (the app, the tests); else use alembic.ini's.
@@ -32,6 +33,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
         compare_type=True,
+        include_name=compared_with_migrations,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -54,7 +56,12 @@ MIGRATION_LOCK = 7_430
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        include_name=compared_with_migrations,
+    )
     with context.begin_transaction():
         # The others wait here, then find the schema current and have nothing left to do.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})

@@ -1,8 +1,8 @@
-"""Command line: `python -m inventory run|serve|migrate|downgrade|create-admin`.
+"""Command line: `python -m inventory run|serve|worker|migrate|downgrade|create-admin`.
 
 `run` is the developer mode (reload, embedded database when DATABASE_URL is unset); `serve` is
 production (several workers, graceful shutdown). Both migrate and create the first admin once,
-before any worker starts.
+before any worker starts. `worker` runs the job queue (webhook deliveries); `run` starts one too.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -148,23 +149,38 @@ def _exit_cleanly_on_sigterm() -> None:
 
 
 def run(host: str, port: int) -> None:
-    """Developer mode: embedded database if needed, migrations, reload on code changes."""
+    """Developer mode: embedded database if needed, migrations, a worker beside the server,
+    reload on code changes."""
     import uvicorn
 
     check_port_free(host, port)
     _prepare_database()
     _ensure_an_admin_exists()
     _exit_cleanly_on_sigterm()
+    worker = subprocess.Popen([sys.executable, "-m", "inventory", "worker"])
     print(f"Serving on http://{host}:{port} — API docs at http://{host}:{port}/docs")
-    uvicorn.run(
-        "inventory.main:app",
-        host=host,
-        port=port,
-        reload=True,
-        reload_dirs=[str(PACKAGE_DIR)],
-        log_config=None,
-        server_header=False,
-    )
+    try:
+        uvicorn.run(
+            "inventory.main:app",
+            host=host,
+            port=port,
+            reload=True,
+            reload_dirs=[str(PACKAGE_DIR)],
+            log_config=None,
+            server_header=False,
+        )
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def worker() -> None:
+    """Run the job queue's worker until SIGTERM or SIGINT."""
+    from inventory.db import database_url
+    from inventory.worker import run_worker
+
+    os.environ["DATABASE_URL"] = database_url()
+    run_worker()
 
 
 SERVE_OPTIONS = {"log_config": None, "server_header": False, "proxy_headers": True}
@@ -240,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     commands.choices["serve"].add_argument(
         "--graceful-timeout", type=int, default=int(os.environ.get("GRACEFUL_TIMEOUT", "30"))
     )
+    commands.add_parser("worker")
     commands.add_parser("migrate").add_argument("revision", nargs="?", default="head")
     commands.add_parser("downgrade").add_argument("revision", nargs="?", default="-1")
     admin = commands.add_parser("create-admin")
@@ -292,6 +309,8 @@ def _dispatch(args: argparse.Namespace) -> None:
         run(args.host, args.port)
     elif args.command == "serve":
         serve(args.host, args.port, args.workers, args.graceful_timeout)
+    elif args.command == "worker":
+        worker()
     elif args.command == "migrate":
         _prepare_database() if args.revision == "head" else migrate(args.revision)
     elif args.command == "downgrade":

@@ -29,6 +29,7 @@ from sqlmodel import Session
 
 from inventory.db import get_autocommit_engine
 from inventory.errors import NotFound
+from inventory.events import record_event
 from inventory.models import ApiKey, Role, User
 
 KEY_PREFIX = "inv_"
@@ -60,6 +61,9 @@ def create_key(session: Session, name: str, role: Role, creator: User) -> tuple[
         user_id=creator.id,
     )
     session.add(key)
+    session.flush()
+    details = {"name": name, "role": role, "prefix": key.prefix}
+    record_event(session, "api_key.created", "api_key", key.id, details, creator.id)
     session.commit()
     session.refresh(key)
     return key, secret
@@ -73,14 +77,18 @@ def get_key(session: Session, key_id: int) -> ApiKey:
     return key
 
 
-def revoke_key(session: Session, key_id: int) -> None:
+def revoke_key(session: Session, key_id: int, actor_user_id: int | None) -> None:
     """Revoke the key from now on (again: nothing changes); 404 if there is no such key."""
     revoked = session.execute(
         update(ApiKey)
         .where(ApiKey.id == key_id)
         .values(revoked_at=func.coalesce(ApiKey.revoked_at, func.now()))
-        .returning(ApiKey.id)
+        .returning(ApiKey.name, (ApiKey.revoked_at == func.now()).label("just_now"))
     ).first()
+    if revoked is not None and revoked.just_now:
+        record_event(
+            session, "api_key.revoked", "api_key", key_id, {"name": revoked.name}, actor_user_id
+        )
     session.commit()
     if revoked is None:
         raise NotFound("API key", key_id)

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
-from inventory.errors import NotFound, commit_or_conflict
+from inventory.errors import NotFound, commit_or_conflict, flush_or_conflict
+from inventory.events import changes, record_event
 from inventory.models import Category, CategoryPage
 from inventory.pagination import PageParams, paginate
 from inventory.product_queries import CategorySort, like_pattern, order_by
@@ -37,18 +38,31 @@ def get_category(session: Session, category_id: int) -> Category:
     return category
 
 
-def create_category(session: Session, fields: dict[str, Any]) -> Category:
+def _event_fields(category: Category) -> dict[str, Any]:
+    return {"name": category.name, "description": category.description}
+
+
+def create_category(session: Session, fields: dict[str, Any], user_id: int) -> Category:
     """Add a category; a name taken (ignoring case) is a Conflict."""
     category = Category(**fields)
     session.add(category)
-    commit_or_conflict(session, f"category {category.name!r} already exists")
+    flush_or_conflict(session, f"category {category.name!r} already exists")
+    record_event(
+        session, "category.created", "category", category.id, _event_fields(category), user_id
+    )
+    session.commit()
     return category
 
 
-def update_category(session: Session, category_id: int, changes: dict[str, Any]) -> Category:
+def update_category(
+    session: Session, category_id: int, fields: dict[str, Any], user_id: int
+) -> Category:
     """Change name or description; a name taken (ignoring case) is a Conflict."""
     category = get_category(session, category_id)
-    for name, value in changes.items():
+    before = _event_fields(category)
+    for name, value in fields.items():
         setattr(category, name, value)
+    changed = {"changes": changes(before, _event_fields(category))}
+    record_event(session, "category.updated", "category", category_id, changed, user_id)
     commit_or_conflict(session, f"category {category.name!r} already exists")
     return category

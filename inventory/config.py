@@ -33,7 +33,7 @@ def normalise_database_url(url: str, setting: str = "DATABASE_URL") -> str:
     )
 
 
-def setting(default: Any, *, minimum: int | None = None, choices: tuple[str, ...] = ()) -> Any:
+def setting(default: Any, *, minimum: float | None = None, choices: tuple[str, ...] = ()) -> Any:
     """A setting's default and its limits; its environment variable is its name in capitals."""
     return field(default=default, metadata={"minimum": minimum, "choices": choices})
 
@@ -67,6 +67,15 @@ class Settings:
     open_signup: bool = setting(True)
     metrics_token: str | None = setting(None)
     embedded_db_dir: str = setting(".pgdata")
+    webhook_allow_private_targets: bool = setting(False)
+    webhook_retry_schedule: tuple[float, ...] = setting(
+        (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0), minimum=0
+    )
+    webhook_timeout_seconds: float = setting(10.0, minimum=0.1)
+    webhook_disable_after_seconds: int = setting(86400, minimum=1)
+    worker_concurrency: int = setting(8, minimum=1)
+    worker_heartbeat_seconds: float = setting(10.0, minimum=0.1)
+    worker_stalled_after_seconds: float = setting(30.0, minimum=0.1)
 
     @property
     def is_production(self) -> bool:
@@ -115,11 +124,25 @@ def _parse(setting_field: Field, raw: str) -> Any:
         if raw.lower() in ("0", "false", "no", "off"):
             return False
         raise SettingsError(f"{name} must be true or false, not {raw!r}")
+    if kind == "float":
+        return _seconds(name, raw, minimum)
+    if kind == "tuple[float, ...]":
+        return tuple(_seconds(name, item, minimum) for item in raw.split(","))
     if kind == "tuple[str, ...]":
         return tuple(item.strip() for item in raw.split(",") if item.strip())
     if name in ("DATABASE_URL", "DATABASE_REPLICA_URL"):
         return normalise_database_url(raw, name)
     return raw
+
+
+def _seconds(name: str, raw: str, minimum: float | None) -> float:
+    try:
+        number = float(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from error
+    if not number < 10**7 or (minimum is not None and number < minimum):
+        raise SettingsError(f"{name} must be between {minimum or 0:g} and 10000000 seconds")
+    return number
 
 
 def settings_from_environment() -> Settings:

@@ -102,6 +102,16 @@ def commit_or_conflict(session: Session, detail: str) -> None:
         raise Conflict(detail) from error
 
 
+def flush_or_conflict(session: Session, detail: str) -> None:
+    """Write pending rows now (a new row gets its id), turning a unique or foreign-key
+    violation into a Conflict with `detail`."""
+    try:
+        session.flush()
+    except IntegrityError as error:
+        session.rollback()
+        raise Conflict(detail) from error
+
+
 # ---------------------------------------------------------------------------------------------
 # The error body and its documentation.
 

@@ -10,16 +10,21 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
 
+from inventory.events import record_event
 from inventory.models import LowStockAlert, Product
 
 logger = logging.getLogger("inventory.stock")
 
 
-def sync_alert(session: Session, product_id: int, quantity: int, threshold: int) -> bool:
-    """Open or resolve the product's alert for its new stock; True when an alert was opened.
+def sync_alert(
+    session: Session, product_id: int, quantity: int, threshold: int, user_id: int | None
+) -> bool:
+    """Open or resolve the product's alert for its new stock, with a `low_stock.opened` or
+    `low_stock.resolved` event by `user_id`; True when an alert was opened.
 
     Call it while the product row is locked (after an UPDATE of it in the same transaction).
     """
+    details = {"product_id": product_id, "quantity": quantity, "threshold": threshold}
     if quantity <= threshold:
         opened = session.execute(
             insert(LowStockAlert)
@@ -27,12 +32,21 @@ def sync_alert(session: Session, product_id: int, quantity: int, threshold: int)
             .on_conflict_do_nothing(index_elements=["product_id"], index_where=LowStockAlert.active)
             .returning(LowStockAlert.id)
         ).first()
+        if opened is not None:
+            record_event(
+                session, "low_stock.opened", "low_stock_alert", opened.id, details, user_id
+            )
         return opened is not None
-    session.execute(
+    resolved = session.execute(
         update(LowStockAlert)
         .where(LowStockAlert.product_id == product_id, LowStockAlert.active)
         .values(active=False, resolved_at=func.now())
-    )
+        .returning(LowStockAlert.id)
+    ).first()
+    if resolved is not None:
+        record_event(
+            session, "low_stock.resolved", "low_stock_alert", resolved.id, details, user_id
+        )
     return False
 
 

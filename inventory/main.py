@@ -25,11 +25,13 @@ from inventory.routes import (
     auth,
     categories,
     docs,
+    events,
     health,
     low_stock,
     metrics,
     products,
     users,
+    webhooks,
 )
 from inventory.users import ensure_admin
 
@@ -69,6 +71,11 @@ TAGS = [
     },
     {"name": "categories", "description": "Groups of products (many-to-many)."},
     {"name": "inventory", "description": "Low-stock overview and alerts."},
+    {"name": "events", "description": "The audit trail: every change, who made it (admin only)."},
+    {
+        "name": "webhooks",
+        "description": "Signed deliveries of events to other systems, and their log (admin only).",
+    },
     {"name": "health", "description": "Liveness and readiness, no authentication."},
 ]
 
@@ -161,7 +168,7 @@ def create_app() -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     install_handlers(app)
-    for module in (auth, users, api_keys, products, categories, low_stock):
+    for module in (auth, users, api_keys, products, categories, low_stock, events, webhooks):
         app.include_router(module.router)
     app.include_router(health.router)
     app.include_router(docs.router)

@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Generic, TypeVar, get_args
+from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from pydantic import (
     MISSING,
@@ -42,10 +42,12 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    UniqueConstraint,
     Uuid,
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, Relationship, SQLModel
 
 USERNAME_PATTERN = r"^[A-Za-z0-9._-]+$"
@@ -825,3 +827,226 @@ class ReadFence(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     )
     lsn: int = Field(sa_type=BigInteger, description="A WAL position in bytes (pg_lsn - '0/0').")
+
+
+# ---------------------------------------------------------------------------------------------
+# Events (the audit trail) and webhooks (its delivery to other systems).
+
+EVENT_TYPE_PATTERN = r"^[a-z_]+\.[a-z_]+$"
+ALL_EVENT_TYPES = "*"
+
+EventType = Annotated[
+    str,
+    Describe(
+        max_length=64,
+        pattern=EVENT_TYPE_PATTERN,
+        description="What happened: `<entity>.<change>`.",
+        examples=["product.updated"],
+    ),
+]
+EntityType = Annotated[
+    str,
+    Describe(max_length=32, description="The kind of thing that changed.", examples=["product"]),
+]
+WebhookUrl = Annotated[
+    Text,
+    Describe(
+        min_length=1,
+        max_length=2000,
+        description="Where events are POSTed: an http(s) URL whose host resolves to public "
+        "addresses (private, loopback and link-local ones are refused unless the setting "
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS is true).",
+        examples=["https://hooks.example.com/inventory"],
+    ),
+]
+EventTypes = Annotated[
+    list[Annotated[str, Describe(max_length=64)]],
+    Describe(
+        min_length=1,
+        max_length=100,
+        description='The event types to send (like `product.updated`), or `["*"]` for all.',
+        examples=[["product.created", "low_stock.opened"]],
+    ),
+]
+WebhookDescription = Annotated[
+    Text,
+    Describe(max_length=500, description="Up to 500 characters.", examples=["Reorder tool"]),
+]
+WebhookDescriptionOrNull = Annotated[WebhookDescription | None, docs_of(WebhookDescription)]
+WebhookIsActive = Annotated[
+    bool,
+    Strict(),
+    Describe(
+        description="Only an active webhook gets events; one failing for a day is turned off. "
+        "Turning it on again forgets its failures."
+    ),
+]
+
+
+class Event(SQLModel, table=True):
+    """One change, written in the transaction of the change: the audit trail and the outbox
+    that webhooks deliver from. Ids increase in commit order (see `inventory.events`)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(f"type ~ '{EVENT_TYPE_PATTERN}'", name="ck_events_type_format"),
+        Index("ix_events_type", "type", "id"),
+        Index("ix_events_entity", "entity_type", "entity_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    type: str = Field(max_length=64)
+    entity_type: str = Field(max_length=32)
+    entity_id: int = Field(sa_type=BigInteger)
+    actor_user_id: int | None = Field(default=None)
+    """Who made the change (kept when the user is deleted: the trail outlives its actors)."""
+    request_id: str | None = Field(default=None, max_length=200)
+    data: dict[str, Any] = Field(
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    )
+    created_at: datetime | None = _now_column()
+
+
+class EventRead(SQLModel):
+    """A change: what, to which entity, by whom, in which request, and its details."""
+
+    id: int = Describe(description="Increases with every event, in commit order.", examples=[42])
+    type: EventType
+    entity_type: EntityType
+    entity_id: int = Describe(description="The id of the thing that changed.", examples=[7])
+    actor_user_id: int | None = Describe(
+        description="The user who made the change; null for the system.", examples=[1]
+    )
+    request_id: str | None = Describe(
+        description="The X-Request-ID of the request that made it.", examples=["9f1c2d"]
+    )
+    data: dict[str, Any] = Describe(
+        description="Details; an update's `changes` maps each changed field to [old, new].",
+        examples=[{"changes": {"price": ["19.99", "17.50"]}}],
+    )
+    created_at: ServerTime
+
+
+class EventPage(Page[EventRead]):
+    """One page of events."""
+
+
+class Webhook(SQLModel, table=True):
+    """A subscription: the events of the listed types are POSTed, signed, to `url`."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        CheckConstraint("cardinality(event_types) >= 1", name="ck_webhooks_event_types"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    event_types: list[str] = Field(sa_column=Column(ARRAY(String(64)), nullable=False))
+    description: str | None = Field(default=None, max_length=500)
+    secret: str = Field(max_length=100)
+    is_active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    failing_since: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime | None = _now_column()
+
+
+class WebhookCreate(RequestModel):
+    """A new subscription."""
+
+    url: WebhookUrl
+    event_types: EventTypes
+    description: WebhookDescriptionOrNull = None
+
+
+class WebhookUpdate(RequestModel):
+    """A change to a subscription; fields left out stay as they are."""
+
+    url: WebhookUrl | MISSING = MISSING
+    event_types: EventTypes | MISSING = MISSING
+    description: WebhookDescriptionOrNull | MISSING = MISSING
+    is_active: WebhookIsActive | MISSING = MISSING
+
+
+class WebhookRead(SQLModel):
+    """A subscription (its secret is shown once, when it is created)."""
+
+    id: ServerId
+    url: WebhookUrl
+    event_types: EventTypes
+    description: WebhookDescriptionOrNull
+    is_active: WebhookIsActive
+    failing_since: datetime | None = Describe(
+        description="Since when every delivery has failed; null after a success."
+    )
+    created_at: ServerTime
+
+
+class WebhookPage(Page[WebhookRead]):
+    """One page of webhooks."""
+
+
+class WebhookCreated(WebhookRead):
+    """A new subscription, with its signing secret: store it now, it is never shown again."""
+
+    secret: str = Describe(
+        description="The Standard Webhooks signing secret; verify each delivery with it.",
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+    )
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One attempt to deliver one event to one subscription."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id", "attempt", name="uq_webhook_deliveries_attempt"),
+        CheckConstraint("attempt >= 1", name="ck_webhook_deliveries_attempt_positive"),
+        Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+        Index("ix_webhook_deliveries_event", "event_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    webhook_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False)
+    )
+    event_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
+    )
+    attempt: int
+    status_code: int | None = Field(default=None, sa_type=SmallInteger)
+    error: str | None = Field(default=None, max_length=500)
+    duration_ms: int | None = Field(default=None)
+    created_at: datetime | None = _now_column()
+
+
+class WebhookDeliveryRead(SQLModel):
+    """One attempt to deliver an event; an attempt under way has neither status nor error."""
+
+    id: ServerId
+    event_id: int = Describe(description="The event sent.", examples=[42])
+    attempt: int = Describe(description="1 for the first try of this event, then 2, 3...")
+    status_code: int | None = Describe(
+        description="The receiver's HTTP status; null if none came.", examples=[200]
+    )
+    error: str | None = Describe(
+        description="Why the attempt failed; null on success.",
+        examples=["the receiver answered 500"],
+    )
+    duration_ms: int | None = Describe(description="How long the attempt took.", examples=[84])
+    created_at: ServerTime
+
+
+class WebhookDeliveryPage(Page[WebhookDeliveryRead]):
+    """One page of delivery attempts."""
+
+
+class WebhookRedelivery(SQLModel):
+    """An event queued to be sent to a webhook again."""
+
+    webhook_id: int = Describe(examples=[3])
+    event_id: int = Describe(examples=[42])
+
+
+def compared_with_migrations(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+    """Alembic's `include_name`: the job queue's tables (created from procrastinate's own SQL
+    by migration 0007) have no model class here, so autogenerate leaves them out."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))

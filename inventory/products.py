@@ -11,6 +11,7 @@ from sqlmodel import Session
 from inventory import low_stock
 from inventory.config import get_settings
 from inventory.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from inventory.events import changes, record_event
 from inventory.models import Category, Product, ProductCategory
 from inventory.stock import (
     INITIAL_STOCK_REASON,
@@ -53,6 +54,28 @@ def _flush(session: Session, product: Product) -> None:
         raise Conflict(f"sku {sku!r} already exists") from error
 
 
+EVENT_FIELDS = (
+    "name",
+    "description",
+    "price",
+    "stock_quantity",
+    "low_stock_threshold",
+    "sku",
+    "category_ids",
+)
+"""What a product's events say of it: its writable fields."""
+
+
+def _event_fields(product: Product, category_ids: list[int]) -> dict[str, Any]:
+    values = {name: getattr(product, name) for name in EVENT_FIELDS if name != "category_ids"}
+    return values | {"category_ids": sorted(set(category_ids))}
+
+
+def _category_ids(session: Session, product_id: int) -> list[int]:
+    statement = select(ProductCategory.category_id).where(ProductCategory.product_id == product_id)
+    return sorted(session.scalars(statement))
+
+
 def create_product(session: Session, fields: dict[str, Any], user_id: int) -> ChangedProduct:
     """Insert a product with its categories, its opening stock movement and, if low, its alert."""
     category_ids = fields.pop("category_ids", None) or []
@@ -62,11 +85,21 @@ def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Ch
     session.add(product)
     _flush(session, product)
     _set_categories(session, product.id, category_ids)
+    record_event(
+        session,
+        "product.created",
+        "product",
+        product.id,
+        _event_fields(product, category_ids),
+        user_id,
+    )
     quantity = product.stock_quantity
     record_movement(
         session, product.id, quantity, quantity, reason=INITIAL_STOCK_REASON, user_id=user_id
     )
-    opened = low_stock.sync_alert(session, product.id, quantity, product.low_stock_threshold)
+    opened = low_stock.sync_alert(
+        session, product.id, quantity, product.low_stock_threshold, user_id
+    )
     return commit_change(session, product.id, opened)
 
 
@@ -81,7 +114,7 @@ def _lock(session: Session, product_id: int) -> Product:
 def update_product(
     session: Session,
     product_id: int,
-    changes: dict[str, Any],
+    fields: dict[str, Any],
     user_id: int,
     expected_version: int | None = None,
 ) -> ChangedProduct:
@@ -96,28 +129,39 @@ def update_product(
             f"product {product_id} is at version {product.version}, "
             f"not {expected_version}; reload it and try again"
         )
-    category_ids = changes.pop("category_ids", None)
-    new_quantity = changes.pop("stock_quantity", None)
-    for name, value in changes.items():
+    old_category_ids = _category_ids(session, product_id) if "category_ids" in fields else []
+    before = _event_fields(product, old_category_ids)
+    category_ids = fields.pop("category_ids", None)
+    new_quantity = fields.pop("stock_quantity", None)
+    for name, value in fields.items():
         setattr(product, name, value)
     if new_quantity is not None:
         set_stock(session, product, new_quantity, user_id)
+    after = _event_fields(product, old_category_ids if category_ids is None else category_ids)
     product.version += 1
     product.updated_at = func.now()
     _flush(session, product)
     if category_ids is not None:
         _set_categories(session, product_id, category_ids)
+    changed = {"changes": changes(before, after)}
+    record_event(session, "product.updated", "product", product_id, changed, user_id)
     opened = low_stock.sync_alert(
-        session, product_id, product.stock_quantity, product.low_stock_threshold
+        session, product_id, product.stock_quantity, product.low_stock_threshold, user_id
     )
     return commit_change(session, product_id, opened)
 
 
-def delete_by_id(session: Session, model: type[Product | Category], row_id: int) -> None:
+def delete_by_id(
+    session: Session, model: type[Product | Category], row_id: int, user_id: int
+) -> None:
     """Delete one product or category (NotFound if none). The foreign keys cascade: a product
     takes its links, ledger and alerts along; a category only its links, never a product."""
-    deleted = session.execute(delete(model).where(model.id == row_id).returning(model.id)).first()
+    kind = model.__name__.lower()
+    deleted = session.execute(
+        delete(model).where(model.id == row_id).returning(model.id, model.name)
+    ).first()
     if deleted is None:
         session.rollback()
-        raise NotFound(model.__name__.lower(), row_id)
+        raise NotFound(kind, row_id)
+    record_event(session, f"{kind}.deleted", kind, row_id, {"name": deleted.name}, user_id)
     session.commit()

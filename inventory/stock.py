@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from inventory import low_stock
 from inventory.errors import Conflict, Invalid, NotFound
+from inventory.events import record_event
 from inventory.models import MAX_DB_INT, IdempotencyKey, Product, StockMovement, StockMovementPage
 from inventory.pagination import PageParams, paginate
 from inventory.product_json import read_product
@@ -50,9 +51,18 @@ def record_movement(
     user_id: int | None,
     reference: str | None = None,
 ) -> None:
-    """Write one ledger row; a change of zero is not a movement."""
+    """Write one ledger row, with its `stock.adjusted` event; a change of zero is not a
+    movement."""
     if delta == 0:
         return
+    details = {
+        "product_id": product_id,
+        "delta": delta,
+        "quantity_after": quantity_after,
+        "reason": reason,
+        "reference": reference,
+    }
+    record_event(session, "stock.adjusted", "product", product_id, details, user_id)
     session.add(
         StockMovement(
             product_id=product_id,
@@ -104,7 +114,7 @@ def _apply_delta(
     record_movement(
         session, product_id, delta, quantity, reason=reason, reference=reference, user_id=user_id
     )
-    return low_stock.sync_alert(session, product_id, quantity, threshold)
+    return low_stock.sync_alert(session, product_id, quantity, threshold, user_id)
 
 
 def _refuse_delta(session: Session, product_id: int, delta: int) -> None:

@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from inventory.auth import find_user_by_name, hash_password
 from inventory.config import get_settings
-from inventory.errors import Conflict, Forbidden, NotFound, commit_or_conflict
+from inventory.errors import Conflict, Forbidden, NotFound, flush_or_conflict
+from inventory.events import changes, record_event
 from inventory.models import Role, User, UserRegister
 
 
@@ -26,10 +27,22 @@ def check_may_register(caller: User | None, role: Role | None) -> None:
         raise Forbidden("sign-up is closed: ask an admin for an account")
 
 
+def _event_fields(user: User) -> dict[str, Any]:
+    """What a user's events say of them: never the password or its hash."""
+    return {"username": user.username, "role": user.role, "is_active": user.is_active}
+
+
 def create_user(
-    session: Session, username: str, password: str, role: Role, is_active: bool = True
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    is_active: bool = True,
+    *,
+    actor_user_id: int | None = None,
 ) -> User:
-    """Insert a user with a hashed password; a taken name (ignoring case) is a 409."""
+    """Insert a user with a hashed password; a taken name (ignoring case) is a 409. The event
+    names `actor_user_id` as the actor, or the new user when they signed themselves up."""
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -37,7 +50,10 @@ def create_user(
         is_active=is_active,
     )
     session.add(user)
-    commit_or_conflict(session, f"username {username!r} is taken")
+    flush_or_conflict(session, f"username {username!r} is taken")
+    actor = user.id if actor_user_id is None else actor_user_id
+    record_event(session, "user.created", "user", user.id, _event_fields(user), actor)
+    session.commit()
     return user
 
 
@@ -59,28 +75,38 @@ def _guard_last_admin(session: Session, user: User) -> None:
         raise Conflict("this is the last active admin; make another admin first")
 
 
-def update_user(session: Session, user_id: int, changes: dict[str, Any]) -> User:
-    """Change role, active flag or password; the last active admin cannot be demoted or disabled."""
+def update_user(
+    session: Session, user_id: int, fields: dict[str, Any], actor_user_id: int | None
+) -> User:
+    """Change role, active flag or password; the last active admin cannot be demoted or disabled.
+    The `user.updated` event says that the password changed, never what it is."""
     user = get_user(session, user_id)
-    loses_admin = changes.get("role", Role.admin) != Role.admin or changes.get("is_active") is False
+    loses_admin = fields.get("role", Role.admin) != Role.admin or fields.get("is_active") is False
     if user.role == Role.admin and user.is_active and loses_admin:
         _guard_last_admin(session, user)
-    password = changes.pop("password", None)
+    before = _event_fields(user)
+    password = fields.pop("password", None)
     if password is not None:
         user.password_hash = hash_password(password)
         user.credentials_changed_at = func.now()  # ends the tokens issued before
-    for name, value in changes.items():
+    for name, value in fields.items():
         if value is not None:
             setattr(user, name, value)
+    details = {
+        "changes": changes(before, _event_fields(user)),
+        "credentials_changed": bool(password),
+    }
+    record_event(session, "user.updated", "user", user_id, details, actor_user_id)
     session.commit()
     return user
 
 
-def delete_user(session: Session, user_id: int) -> None:
+def delete_user(session: Session, user_id: int, actor_user_id: int | None) -> None:
     """Delete a user; their stock movements stay, without a user."""
     user = get_user(session, user_id)
     if user.role == Role.admin and user.is_active:
         _guard_last_admin(session, user)
+    record_event(session, "user.deleted", "user", user_id, _event_fields(user), actor_user_id)
     session.delete(user)
     session.commit()
 
@@ -108,5 +134,8 @@ def ensure_admin(session: Session, username: str, password: str) -> bool:
         .on_conflict_do_nothing()
         .returning(User.id)
     ).first()
+    if created is not None:
+        details = {"username": username, "role": Role.admin, "is_active": True}
+        record_event(session, "user.created", "user", created.id, details, None)
     session.commit()
     return created is not None

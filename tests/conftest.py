@@ -76,7 +76,8 @@ logging.getLogger().addHandler(SESSION_LOG)
 
 TABLES = (
     "stock_movements, low_stock_alerts, idempotency_keys, product_categories, "
-    "products, categories, login_failures, api_keys, refresh_tokens, users"
+    "products, categories, login_failures, api_keys, refresh_tokens, users, "
+    "webhook_deliveries, webhooks, events, procrastinate_jobs, procrastinate_workers"
 )
 
 

@@ -17,6 +17,7 @@ from sqlmodel import SQLModel
 
 import inventory.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from alembic import command
+from inventory.models import compared_with_migrations
 from tests.conftest import ROOT
 
 SCRATCH_DATABASE = "inventory_migration_test"
@@ -33,6 +34,15 @@ APP_TABLES = {
     "api_keys",
     "refresh_tokens",
     "read_fences",
+    "events",
+    "webhooks",
+    "webhook_deliveries",
+}
+JOB_QUEUE_TABLES = {
+    "procrastinate_jobs",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_workers",
 }
 
 
@@ -97,7 +107,7 @@ def test_upgrade_head_on_an_empty_database_creates_every_table_and_the_extension
 
     command.upgrade(alembic_config, "head")
 
-    assert _tables(scratch_engine) == APP_TABLES | {"alembic_version"}
+    assert _tables(scratch_engine) == APP_TABLES | JOB_QUEUE_TABLES | {"alembic_version"}
     assert {"vector", "pg_trgm"} <= _extensions(scratch_engine)
     assert _head_revision(scratch_engine) == _head(alembic_config)
 
@@ -106,7 +116,9 @@ def test_the_models_match_the_migrations_after_upgrade(alembic_config, scratch_e
     command.upgrade(alembic_config, "head")
 
     with scratch_engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": compared_with_migrations}
+        )
         differences = compare_metadata(context, SQLModel.metadata)
 
     # Alembic does not compare CHECK constraints; tests/test_database_rules.py proves those.
@@ -121,10 +133,10 @@ def test_downgrade_base_removes_every_table_and_upgrade_head_works_again(
 
     command.downgrade(alembic_config, "base")
 
-    assert _tables(scratch_engine) & APP_TABLES == set()
+    assert _tables(scratch_engine) & (APP_TABLES | JOB_QUEUE_TABLES) == set()
     assert _head_revision(scratch_engine) is None
 
     command.upgrade(alembic_config, "head")
 
-    assert _tables(scratch_engine) == APP_TABLES | {"alembic_version"}
+    assert _tables(scratch_engine) == APP_TABLES | JOB_QUEUE_TABLES | {"alembic_version"}
     assert _head_revision(scratch_engine) == _head(alembic_config)

@@ -104,7 +104,7 @@ def test_every_field_of_a_catalog_request_body_has_an_example(key):
     assert missing == []
 
 
-ADMIN_ONLY = ("/api/v1/users", "/api/v1/api-keys")
+ADMIN_ONLY = ("/api/v1/users", "/api/v1/api-keys", "/api/v1/events", "/api/v1/webhooks")
 NEEDS_A_ROLE = [
     (method, path)
     for method, path in SECURED

@@ -6,10 +6,12 @@ The routes come from the app's own route table, so a new route without a rule he
 
 import pytest
 from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
 
 from inventory.api_keys import create_key
 from inventory.main import app
-from inventory.models import Role
+from inventory.models import Event, Role, Webhook, WebhookDelivery
+from inventory.webhooks import new_secret
 from tests.conftest import PASSWORD, auth_headers
 
 OPEN = frozenset()
@@ -48,6 +50,14 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("DELETE", "/api/v1/categories/{category_id}"): ADMIN,
     ("GET", "/api/v1/inventory/low-stock"): ANYONE,
     ("GET", "/api/v1/alerts"): ANYONE,
+    ("GET", "/api/v1/events"): ADMIN,
+    ("GET", "/api/v1/webhooks"): ADMIN,
+    ("POST", "/api/v1/webhooks"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): ADMIN,
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): ADMIN,
+    ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): ADMIN,
 }
 """(method, path) → the roles that may call it; OPEN needs no token."""
 
@@ -60,6 +70,8 @@ BODIES: dict[tuple[str, str], dict] = {
     ("POST", "/api/v1/products/{product_id}/stock"): {"delta": 1, "reason": "recount"},
     ("POST", "/api/v1/categories"): {"name": "Kitchen"},
     ("PATCH", "/api/v1/categories/{category_id}"): {"description": "Outside"},
+    ("POST", "/api/v1/webhooks"): {"url": "https://93.184.216.34/hook", "event_types": ["*"]},
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): {"description": "Reorder tool"},
 }
 """A valid body for each write, so an allowed call gets past validation into the route."""
 
@@ -82,14 +94,23 @@ def route_id(route: tuple[str, str]) -> str:
 @pytest.fixture
 def url_for(product, category, make_user, admin_user, db):
     """Fills a route's path with real ids: the fixture product and category, a target user,
-    an API key."""
+    an API key, a webhook and one of its delivery attempts."""
     target = make_user(Role.viewer, "target")
     key, _ = create_key(db, "storefront", Role.viewer, admin_user)
+    webhook = Webhook(url="https://93.184.216.34/hook", event_types=["*"], secret=new_secret())
+    db.add(webhook)
+    db.flush()
+    event_id = db.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+    delivery = WebhookDelivery(webhook_id=webhook.id, event_id=event_id, attempt=1)
+    db.add(delivery)
+    db.commit()
     ids = {
         "product_id": product["id"],
         "category_id": category["id"],
         "user_id": target.id,
         "key_id": key.id,
+        "webhook_id": webhook.id,
+        "delivery_id": delivery.id,
     }
     return lambda path: path.format(**ids)
 

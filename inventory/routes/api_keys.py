@@ -42,8 +42,8 @@ def get_api_key(key_id: IdPath, session: SessionDep, _: AdminDep) -> ApiKeyRead:
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key", responses=NO_KEY)
-def revoke_api_key(key_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
+def revoke_api_key(key_id: IdPath, session: SessionDep, admin: AdminDep) -> Response:
     """The key stops working at once, on every worker (401). It stays in the list with
     `revoked_at`; revoking it again changes nothing."""
-    api_keys.revoke_key(session, key_id)
+    api_keys.revoke_key(session, key_id, admin.id)
     return Response(status_code=204)

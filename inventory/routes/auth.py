@@ -79,7 +79,10 @@ def register(
     `OPEN_SIGNUP=false` only an admin may register users (403 for anyone else).
     Usernames are unique ignoring case (409)."""
     check_may_register(caller, body.role)
-    user = create_user(session, body.username, body.password, body.role or Role.viewer)
+    actor = caller.id if caller is not None else None
+    user = create_user(
+        session, body.username, body.password, body.role or Role.viewer, actor_user_id=actor
+    )
     response.headers["Location"] = request.app.url_path_for("get_user", user_id=user.id)
     return UserRead.model_validate(user, from_attributes=True)
 

@@ -30,10 +30,14 @@ NAME_TAKEN = error_doc(
 
 @router.post("", status_code=201, summary="Create a category", responses=NAME_TAKEN)
 def create_category(
-    body: CategoryCreate, session: SessionDep, _: ManagerDep, request: Request, response: Response
+    body: CategoryCreate,
+    session: SessionDep,
+    user: ManagerDep,
+    request: Request,
+    response: Response,
 ) -> CategoryRead:
     """Add a category. Names are unique ignoring case (409)."""
-    category = categories.create_category(session, body.model_dump())
+    category = categories.create_category(session, body.model_dump(), user.id)
     response.headers["Location"] = request.app.url_path_for("get_category", category_id=category.id)
     return CategoryRead.model_validate(category, from_attributes=True)
 
@@ -85,17 +89,17 @@ def list_category_products(
 
 @router.patch("/{category_id}", summary="Change a category", responses=NO_CATEGORY | NAME_TAKEN)
 def update_category(
-    category_id: IdPath, body: CategoryUpdate, session: SessionDep, _: ManagerDep
+    category_id: IdPath, body: CategoryUpdate, session: SessionDep, user: ManagerDep
 ) -> CategoryRead:
     """Change name or description; fields left out stay as they are."""
-    category = categories.update_category(session, category_id, body.model_dump())
+    category = categories.update_category(session, category_id, body.model_dump(), user.id)
     return CategoryRead.model_validate(category, from_attributes=True)
 
 
 @router.delete(
     "/{category_id}", status_code=204, summary="Delete a category", responses=NO_CATEGORY
 )
-def delete_category(category_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
+def delete_category(category_id: IdPath, session: SessionDep, user: AdminDep) -> Response:
     """Delete a category. Its products stay; they only lose this category."""
-    products.delete_by_id(session, Category, category_id)
+    products.delete_by_id(session, Category, category_id, user.id)
     return Response(status_code=204)

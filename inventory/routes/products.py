@@ -124,9 +124,9 @@ def update_product(
 
 
 @router.delete("/{product_id}", status_code=204, summary="Delete a product", responses=NO_PRODUCT)
-def delete_product(product_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
+def delete_product(product_id: IdPath, session: SessionDep, user: AdminDep) -> Response:
     """Delete a product with its ledger and alerts; its categories stay."""
-    products.delete_by_id(session, Product, product_id)
+    products.delete_by_id(session, Product, product_id, user.id)
     return Response(status_code=204)
 
 

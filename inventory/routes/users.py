@@ -32,13 +32,15 @@ def list_users(session: SessionDep, _: AdminDep, page: PageDep) -> UserPage:
 def create_user(
     body: UserCreate,
     session: SessionDep,
-    _: AdminDep,
+    admin: AdminDep,
     request: Request,
     response: Response,
     __: PasswordHashingSlot,
 ) -> UserRead:
     """Create a user with the given role. Usernames are unique ignoring case (409)."""
-    user = users.create_user(session, body.username, body.password, body.role, body.is_active)
+    user = users.create_user(
+        session, body.username, body.password, body.role, body.is_active, actor_user_id=admin.id
+    )
     response.headers["Location"] = request.app.url_path_for("get_user", user_id=user.id)
     return UserRead.model_validate(user, from_attributes=True)
 
@@ -54,20 +56,20 @@ def update_user(
     user_id: IdPath,
     body: UserUpdate,
     session: SessionDep,
-    _: AdminDep,
+    admin: AdminDep,
     __: PasswordHashingSlot,
 ) -> UserRead:
     """Change role, active flag or password. Takes effect at once, also for tokens already
     issued. The last active admin cannot be demoted or disabled (409)."""
-    user = users.update_user(session, user_id, body.model_dump())
+    user = users.update_user(session, user_id, body.model_dump(), admin.id)
     return UserRead.model_validate(user, from_attributes=True)
 
 
 @router.delete(
     "/{user_id}", status_code=204, summary="Delete a user", responses=NO_USER | LAST_ADMIN
 )
-def delete_user(user_id: IdPath, session: SessionDep, _: AdminDep) -> Response:
+def delete_user(user_id: IdPath, session: SessionDep, admin: AdminDep) -> Response:
     """Delete a user; their tokens stop working. The last active admin cannot be deleted (409).
     Stock movements they made stay in the ledger without a user."""
-    users.delete_user(session, user_id)
+    users.delete_user(session, user_id, admin.id)
     return Response(status_code=204)
