@@ -11,7 +11,7 @@ WORKERS ?=
 SERVER_FLAGS = $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve worker test migrate downgrade revision create-admin lint fmt clean
+.PHONY: help install run serve worker test migrate downgrade revision create-admin reindex eval-search lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ revision: $(RUNTIME) ## New migration from the model changes: make revision m="a
 
 create-admin: $(RUNTIME) ## Create an admin (asks, or: make create-admin username=x password=y)
 	$(PY) -m inventory create-admin $(if $(username),--username $(username)) $(if $(password),--password $(password))
+
+reindex: $(RUNTIME) ## Embed the products whose vector is missing or from another model (resumable)
+	$(PY) -m inventory reindex $(if $(batch),--batch-size $(batch))
+
+eval-search: $(DEV) ## recall@10 and nDCG@10 of text, semantic and hybrid search on bench/search_eval
+	$(PY) -m bench.search_eval $(ARGS)
 
 lint: $(DEV) ## ruff check and format check
 	$(VENV)/bin/ruff check .

@@ -63,6 +63,7 @@ SCENARIOS = {
         Scenario("get_by_id", "GET", "/api/v1/products/{product_id}"),
         Scenario("list_page", "GET", "/api/v1/products"),
         Scenario("search", "GET", "/api/v1/products"),
+        Scenario("semantic_search", "GET", "/api/v1/products"),
         Scenario("create_product", "POST", "/api/v1/products"),
         Scenario("adjust_stock", "POST", "/api/v1/products/{product_id}/stock", True),
         Scenario("login", "POST", "/api/v1/auth/login"),
@@ -73,8 +74,8 @@ MAX_ATTEMPTS = 3
 SETTLE_SECONDS = 1.0
 LOPSIDED_SHARE = 0.4
 """A run is lopsided when a worker did less than this share of an even split of the work."""
-SCALE_SCENARIOS = ("get_by_id", "list_page", "search")
-RATIO_SCENARIOS = ("list_page", "search")
+SCALE_SCENARIOS = ("get_by_id", "list_page", "search", "semantic_search")
+RATIO_SCENARIOS = ("list_page", "search", "semantic_search")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

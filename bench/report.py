@@ -14,6 +14,8 @@ from typing import Any
 import psutil
 
 READ_SCENARIOS = ("get_by_id", "list_page", "search")
+RATIO_LIMITS = {"semantic_search": 2.0}
+"""Scale-check targets other than 1.5× (issue 18 asks 2× of search by meaning)."""
 MB = 1024 * 1024
 
 
@@ -217,8 +219,11 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     scale = results.get("scale_check")
     if scale:
         for scenario, ratio in scale.get("p50_ratio", {}).items():
-            verdict = "met" if ratio <= 1.5 else f"MISSED ({ratio:.2f}× > 1.5×)"
-            checks.append((f"{scenario} p50 at 1M within 1.5× of 10k", f"{ratio:.2f}×", verdict))
+            limit = RATIO_LIMITS.get(scenario, 1.5)
+            verdict = "met" if ratio <= limit else f"MISSED ({ratio:.2f}× > {limit}×)"
+            checks.append(
+                (f"{scenario} p50 at 1M within {limit}× of 10k", f"{ratio:.2f}×", verdict)
+            )
         peak = scale.get("peak_worker_rss_mb_largest")
         if peak is not None:
             checks.append(

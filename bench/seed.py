@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import time
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -187,6 +188,63 @@ def _movement_chunks(
         yield text, len(ids)
 
 
+def _embed_products(conn: psycopg.Connection, products: int) -> None:
+    """Give every product the embedding the app would: its text is read back (with its
+    category names), embedded in batches, and the vectors copied in binary into a temporary
+    table, from which one UPDATE sets them (formatting a vector as text costs more than
+    embedding it)."""
+    from pgvector.psycopg import register_vector
+
+    from inventory.embeddings import get_embedder, product_text
+
+    embedder = get_embedder()
+    register_vector(conn)
+    conn.execute(
+        "CREATE TEMPORARY TABLE seed_embeddings"
+        f" (id integer, embedding vector({embedder.dimension})) ON COMMIT DROP"
+    )
+    bar = Bar(f"embeddings ({embedder.model})", products)
+    texts = conn.cursor(name="seed_texts")
+    texts.execute(EMBEDDING_TEXTS)
+    while rows := texts.fetchmany(CHUNK):
+        vectors = embedder.embed(
+            [product_text(name, text, [names or ""]) for _, name, text, names in rows]
+        )
+        with (
+            conn.cursor() as cursor,
+            cursor.copy("COPY seed_embeddings (id, embedding) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            copy.set_types(["int4", "vector"])
+            for (product_id, *_), vector in zip(rows, vectors, strict=True):
+                copy.write_row((product_id, vector))
+        bar.advance(len(rows))
+    texts.close()
+    conn.execute(
+        "UPDATE products p SET embedding = e.embedding, embedding_model = %s"
+        " FROM seed_embeddings e WHERE p.id = e.id",
+        (embedder.model,),
+    )
+    bar.finish()
+
+
+EMBEDDING_TEXTS = """
+SELECT p.id, p.name, p.description,
+       (SELECT string_agg(c.name, ' ' ORDER BY c.id)
+        FROM product_categories pc JOIN categories c ON c.id = pc.category_id
+        WHERE pc.product_id = p.id)
+FROM products p ORDER BY p.id
+"""
+"""What inventory.product_search.embedding_texts reads, for every product."""
+HNSW_INDEX = "ix_products_embedding_hnsw"
+
+
+def _log_index(
+    conn: psycopg.Connection, name: str, seconds: float, log: Callable[[str], None]
+) -> None:
+    size = conn.execute("SELECT pg_relation_size(%s::regclass)", (name,)).fetchone()[0]
+    log(f"  {name}: built in {seconds:.1f} s, {size / 1024 / 1024:.0f} MiB")
+
+
 def _set_sequence(conn: psycopg.Connection, table: str, value: int) -> None:
     conn.execute(
         "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, %s)",
@@ -287,9 +345,13 @@ def seed(
                 products,
                 _movement_chunks(products, epoch, stock, user_ids["admin"]),
             )
+            _embed_products(conn, products)
             bar = Bar(f"{len(rebuild)} indexes", len(rebuild))
-            for _, definition in rebuild:
+            for name, definition in rebuild:
+                started = time.perf_counter()
                 conn.execute(definition)
+                if name.endswith(HNSW_INDEX):
+                    _log_index(conn, name, time.perf_counter() - started, log)
                 bar.advance(1)
             bar.finish()
             for table, value in (

@@ -1,4 +1,4 @@
-"""Command line: `python -m inventory run|serve|worker|migrate|downgrade|create-admin`.
+"""Command line: `python -m inventory run|serve|worker|migrate|downgrade|create-admin|reindex`.
 
 `run` is the developer mode (reload, embedded database when DATABASE_URL is unset); `serve` is
 production (several workers, graceful shutdown). Both migrate and create the first admin once,
@@ -238,6 +238,15 @@ def create_admin(username: str | None, password: str | None) -> None:
     print(f"Created admin {username!r}.")
 
 
+def reindex(batch_size: int) -> None:
+    """Embed the products whose vector is missing or from another model, with a progress bar."""
+    from inventory.reindex import reindex as embed_stale_products
+
+    _prepare_database()
+    done = embed_stale_products(batch_size)
+    print(f"Embedded {done} product{'s' if done != 1 else ''}.")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the command."""
     try:
@@ -262,6 +271,9 @@ def main(argv: list[str] | None = None) -> None:
     admin = commands.add_parser("create-admin")
     admin.add_argument("--username")
     admin.add_argument("--password", help="omit to be asked (keeps it out of shell history)")
+    commands.add_parser("reindex").add_argument(
+        "--batch-size", type=int, default=500, help="products embedded and committed at a time"
+    )
     args = parser.parse_args(argv)
     configure_logging(settings.log_level, json_lines=settings.is_production)
     try:
@@ -315,6 +327,8 @@ def _dispatch(args: argparse.Namespace) -> None:
         _prepare_database() if args.revision == "head" else migrate(args.revision)
     elif args.command == "downgrade":
         downgrade(args.revision)
+    elif args.command == "reindex":
+        reindex(args.batch_size)
     else:
         create_admin(args.username, args.password)
 

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlmodel import Session
 
+from inventory import product_search
 from inventory.errors import NotFound, commit_or_conflict, flush_or_conflict
 from inventory.events import changes, record_event
 from inventory.models import Category, CategoryPage
@@ -57,12 +58,20 @@ def create_category(session: Session, fields: dict[str, Any], user_id: int) -> C
 def update_category(
     session: Session, category_id: int, fields: dict[str, Any], user_id: int
 ) -> Category:
-    """Change name or description; a name taken (ignoring case) is a Conflict."""
+    """Change name or description; a name taken (ignoring case) is a Conflict. A new name
+    goes into the embeddings of the category's products in the same transaction."""
     category = get_category(session, category_id)
     before = _event_fields(category)
+    renamed = "name" in fields and fields["name"] != category.name
     for name, value in fields.items():
         setattr(category, name, value)
     changed = {"changes": changes(before, _event_fields(category))}
     record_event(session, "category.updated", "category", category_id, changed, user_id)
-    commit_or_conflict(session, f"category {category.name!r} already exists")
+    taken = f"category {category.name!r} already exists"
+    if renamed:
+        flush_or_conflict(session, taken)
+        product_search.refresh_embeddings(
+            session, product_search.products_in_category(session, category_id)
+        )
+    commit_or_conflict(session, taken)
     return category

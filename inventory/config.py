@@ -76,6 +76,10 @@ class Settings:
     worker_concurrency: int = setting(8, minimum=1)
     worker_heartbeat_seconds: float = setting(10.0, minimum=0.1)
     worker_stalled_after_seconds: float = setting(30.0, minimum=0.1)
+    embedding_model: str = setting("wordllama:l2_supercat_256")
+    embedding_api_url: str | None = setting(None)
+    embedding_api_key: str | None = setting(None)
+    pgvector_iterative_scan: str = setting("auto", choices=("auto", "off"))
 
     @property
     def is_production(self) -> bool:

@@ -84,6 +84,12 @@ class PreconditionFailed(DomainError):
     status_code = 412
 
 
+class Unavailable(DomainError):
+    """503: the service cannot answer this until an operator acts (the detail says how)."""
+
+    status_code = 503
+
+
 class TooManyRequests(DomainError):
     """429: throttled; retry after `retry_after` seconds."""
 

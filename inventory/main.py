@@ -17,6 +17,7 @@ from sqlmodel import Session
 from inventory.auth import find_user_by_name, verify_password
 from inventory.config import Settings, SettingsError, get_settings
 from inventory.db import get_engine
+from inventory.embeddings import get_embedder
 from inventory.errors import install_handlers
 from inventory.logs import configure_logging
 from inventory.middleware import RequestContextMiddleware
@@ -140,6 +141,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     anyio.to_thread.current_default_thread_limiter().total_tokens = threads
     if not os.environ.get(BOOTSTRAPPED_MARK):  # e.g. under a bare `uvicorn inventory.main:app`
         await anyio.to_thread.run_sync(bootstrap_first_admin, settings)
+    # Load the embedder now rather than in the first write or search (WordLlama: about 0.3 s).
+    await anyio.to_thread.run_sync(get_embedder)
     collect_garbage_less_often()
     yield
     get_engine().dispose()

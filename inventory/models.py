@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar, get_args
 
+from pgvector.sqlalchemy import Vector
 from pydantic import (
     MISSING,
     AfterValidator,
@@ -54,6 +55,15 @@ USERNAME_PATTERN = r"^[A-Za-z0-9._-]+$"
 BCRYPT_MAX_BYTES = 72
 MAX_DB_INT = 2**31 - 1
 """The largest value of a PostgreSQL `integer` column (ids, quantities)."""
+SEARCH_DOCUMENT = (
+    "to_tsvector('english'::regconfig, "
+    "(name::text || ' '::text) || COALESCE(description, ''::character varying)::text)"
+)
+"""A product's words for full-text search (hybrid search's word side), spelled as PostgreSQL
+prints it back so that the migrations' comparison with the models sees no change."""
+EMBEDDING_DIMENSION = 256
+"""The size of the default embedder's vectors (`wordllama:l2_supercat_256`). A model of another
+size retypes the column when `python -m inventory reindex` first runs with it."""
 
 
 class Role(StrEnum):
@@ -490,6 +500,17 @@ class Product(SQLModel, table=True):
             )
             for column in ("name", "description", "sku")
         ),
+        Index(
+            "ix_products_search_document",
+            text(SEARCH_DOCUMENT),
+            postgresql_using="gin",
+        ),
+        Index(
+            "ix_products_embedding_hnsw",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -507,6 +528,17 @@ class Product(SQLModel, table=True):
         back_populates="products",
         link_model=ProductCategory,
         sa_relationship_kwargs={"lazy": "selectin", "order_by": "Category.id"},
+    )
+    embedding: Any = Field(
+        default=None,
+        sa_column=Column(Vector(EMBEDDING_DIMENSION), nullable=True),
+        description="The unit vector of the product's name, description and category names "
+        "(inventory/embeddings.py), set with every write of them; never in the API.",
+    )
+    embedding_model: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The EMBEDDING_MODEL that made `embedding`; another value means it is stale.",
     )
 
 

@@ -10,9 +10,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, GetJsonSchemaHandler, model_validator
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Integer, Select, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
+from inventory import product_search
+from inventory.errors import error_doc
 from inventory.models import MAX_DB_INT, Product, ProductCategory, ProductCount
 from inventory.pagination import PageParams
 from inventory.product_json import product_rows
@@ -55,6 +58,24 @@ class CategorySort(SortOrder):
     name_desc = "-name"
 
 
+EMBEDDINGS_UNFIT = error_doc(
+    503,
+    "search=semantic or hybrid (or similar products) while the stored embeddings do not fit "
+    "EMBEDDING_MODEL.",
+    "EMBEDDING_MODEL openai:big makes 1536-dimensional vectors but the products' embeddings "
+    "have 256: run `python -m inventory reindex`",
+)
+"""The answer a search by meaning may add to a product list's documented ones."""
+
+
+class SearchMode(StrEnum):
+    """How `q` finds products."""
+
+    text = "text"
+    semantic = "semantic"
+    hybrid = "hybrid"
+
+
 Price = Annotated[Decimal, Field(ge=0, lt=10**10)]
 
 
@@ -64,8 +85,17 @@ class ProductQuery(BaseModel):
     q: str | None = Field(
         default=None,
         max_length=200,
-        description="Case-insensitive substring of name, description or sku; "
-        "`%`, `_` and `\\` match themselves.",
+        description="With `search=text`: a case-insensitive substring of name, description or "
+        "sku (`%`, `_` and `\\` match themselves). With `semantic` or `hybrid`: what the "
+        "shopper is looking for, in their words.",
+        examples=["something to water the lawn"],
+    )
+    search: SearchMode = Field(
+        default=SearchMode.text,
+        description="`text`: substring match, in `sort` order. `semantic`: every product "
+        "passing the other filters, closest in meaning to `q` first. `hybrid`: the text and "
+        "semantic rankings fused (reciprocal-rank fusion). With `semantic` or `hybrid`, `q` is "
+        "required and the order is relevance, so `sort` may not be given.",
     )
     min_price: Price | None = Field(default=None, description="Lowest price, inclusive.")
     max_price: Price | None = Field(default=None, description="Highest price, inclusive.")
@@ -90,6 +120,19 @@ class ProductQuery(BaseModel):
             and self.min_price > self.max_price
         ):
             raise ValueError("min_price must not be above max_price")
+        return self
+
+    @model_validator(mode="after")
+    def _ranked_search_has_a_query_and_no_sort(self) -> ProductQuery:
+        if self.search is SearchMode.text:
+            return self
+        if not self.q or not self.q.strip():
+            raise ValueError(f"search={self.search.value} needs q: what to look for")
+        if "sort" in self.model_fields_set:
+            raise ValueError(
+                f"sort cannot be combined with search={self.search.value}: "
+                "its results come most relevant first"
+            )
         return self
 
 
@@ -137,18 +180,21 @@ def _in_category(category_id: int, *, after_text_search: bool) -> Any:
     return linked.where(ProductCategory.product_id == Product.id).offset(0).exists()
 
 
+def text_match(q: str) -> Any:
+    """The text search: q as a case-insensitive substring of name, description or sku."""
+    pattern = like_pattern(q)
+    return or_(
+        Product.name.ilike(pattern, escape="\\"),
+        Product.description.ilike(pattern, escape="\\"),
+        Product.sku.ilike(pattern, escape="\\"),
+    )
+
+
 def filtered(filters: ProductFilters) -> Select:
     """The products matching every filter given."""
     statement = select(Product)
     if filters.q:
-        pattern = like_pattern(filters.q)
-        statement = statement.where(
-            or_(
-                Product.name.ilike(pattern, escape="\\"),
-                Product.description.ilike(pattern, escape="\\"),
-                Product.sku.ilike(pattern, escape="\\"),
-            )
-        )
+        statement = statement.where(text_match(filters.q))
     if filters.category_id is not None:
         statement = statement.where(
             _in_category(filters.category_id, after_text_search=bool(filters.q))
@@ -171,6 +217,8 @@ def list_products(
 ) -> tuple[list[str], int]:
     """A page of products matching `filters` (each as ProductRead JSON text), and how many
     match in all."""
+    if filters.search is not SearchMode.text:
+        return _ranked_page(session, filters, page)
     statement = filtered(filters)
     if filters.q:
         return _page_of_matches(session, statement, filters.sort, page)
@@ -237,3 +285,47 @@ def _with_total(session: Session, paged: Select, count: Select) -> tuple[list[st
     rows = product_rows(session, paged, total=count.scalar_subquery())
     total = rows[0].total if rows else session.scalar(count)
     return [row.json for row in rows], int(total or 0)
+
+
+def _ranked_page(
+    session: Session, filters: ProductFilters, page: PageParams
+) -> tuple[list[str], int]:
+    """A page of a semantic or hybrid search: every product that passes the filters other
+    than `q`, most relevant to `q` first."""
+    others = filtered(filters.model_copy(update={"q": None}))
+    conditions = [] if others.whereclause is None else [others.whereclause]
+    everything = int(session.scalar(ALL_PRODUCTS_COUNT))
+    total = _count(session, others) if conditions else everything
+    ids = product_search.ranked_ids(
+        session,
+        conditions,
+        filters.q,
+        text_match(filters.q) if filters.search is SearchMode.hybrid else None,
+        depth=page.offset + page.limit,
+        candidates=total,
+        everything=everything,
+    )
+    return _in_order(session, ids[page.offset :]), total
+
+
+def similar_products(session: Session, product_id: int, page: PageParams) -> tuple[list[str], int]:
+    """A page of the products closest in meaning to this one (itself left out), and how many
+    there are (every other product)."""
+    everything = int(session.scalar(ALL_PRODUCTS_COUNT))
+    ids = product_search.similar_ids(
+        session, product_id, depth=page.offset + page.limit, everything=everything
+    )
+    return _in_order(session, ids[page.offset :]), max(everything - 1, 0)
+
+
+def _in_order(session: Session, product_ids: list[int]) -> list[str]:
+    """These products as ProductRead JSON texts, in the order given."""
+    if not product_ids:
+        return []
+    ranked = (
+        func.unnest(bindparam("ids", product_ids, type_=ARRAY(Integer)))
+        .table_valued("id", with_ordinality="rank")
+        .render_derived()
+    )
+    statement = select(Product).join(ranked, ranked.c.id == Product.id).order_by(ranked.c.rank)
+    return [row.json for row in product_rows(session, statement)]

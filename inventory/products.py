@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from inventory import low_stock
+from inventory import low_stock, product_search
 from inventory.config import get_settings
 from inventory.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from inventory.events import changes, record_event
@@ -20,6 +20,9 @@ from inventory.stock import (
     record_movement,
     set_stock,
 )
+
+EMBEDDED_FIELDS = frozenset({"name", "description"})
+"""The product's own fields its embedding is made of (with its category names)."""
 
 
 def _check_categories_exist(session: Session, category_ids: list[int]) -> None:
@@ -82,6 +85,8 @@ def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Ch
     if fields.get("low_stock_threshold") is None:
         fields["low_stock_threshold"] = get_settings().low_stock_threshold
     product = Product(**fields)
+    names = product_search.category_names(session, sorted(set(category_ids)))
+    product_search.embed_written_product(session, product, names)
     session.add(product)
     _flush(session, product)
     _set_categories(session, product.id, category_ids)
@@ -138,6 +143,13 @@ def update_product(
     if new_quantity is not None:
         set_stock(session, product, new_quantity, user_id)
     after = _event_fields(product, old_category_ids if category_ids is None else category_ids)
+    if category_ids is not None or EMBEDDED_FIELDS & fields.keys():
+        names = (
+            [category.name for category in product.categories]
+            if category_ids is None
+            else product_search.category_names(session, sorted(set(category_ids)))
+        )
+        product_search.embed_written_product(session, product, names)
     product.version += 1
     product.updated_at = func.now()
     _flush(session, product)
@@ -155,8 +167,10 @@ def delete_by_id(
     session: Session, model: type[Product | Category], row_id: int, user_id: int
 ) -> None:
     """Delete one product or category (NotFound if none). The foreign keys cascade: a product
-    takes its links, ledger and alerts along; a category only its links, never a product."""
+    takes its links, ledger and alerts along; a category only its links, never a product,
+    whose embeddings are then made again without the category's name."""
     kind = model.__name__.lower()
+    unlinked = product_search.products_in_category(session, row_id) if model is Category else []
     deleted = session.execute(
         delete(model).where(model.id == row_id).returning(model.id, model.name)
     ).first()
@@ -164,4 +178,5 @@ def delete_by_id(
         session.rollback()
         raise NotFound(kind, row_id)
     record_event(session, f"{kind}.deleted", kind, row_id, {"name": deleted.name}, user_id)
+    product_search.refresh_embeddings(session, unlinked)
     session.commit()

@@ -42,6 +42,7 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("DELETE", "/api/v1/products/{product_id}"): ADMIN,
     ("POST", "/api/v1/products/{product_id}/stock"): WRITERS,
     ("GET", "/api/v1/products/{product_id}/stock-movements"): ANYONE,
+    ("GET", "/api/v1/products/{product_id}/similar"): ANYONE,
     ("GET", "/api/v1/categories"): ANYONE,
     ("POST", "/api/v1/categories"): WRITERS,
     ("GET", "/api/v1/categories/{category_id}"): ANYONE,

@@ -71,7 +71,7 @@ def get_category(category_id: IdPath, session: SessionDep, _: CurrentUser) -> Ca
     "/{category_id}/products",
     summary="List a category's products",
     response_model=ProductPage,
-    responses=NO_CATEGORY,
+    responses=NO_CATEGORY | product_queries.EMBEDDINGS_UNFIT,
 )
 def list_category_products(
     category_id: IdPath,
@@ -82,7 +82,9 @@ def list_category_products(
 ) -> Response:
     """The products in this category, with the same filters and sorting as `GET /products`."""
     categories.get_category(session, category_id)
-    filters = product_queries.ProductFilters(**query.model_dump(), category_id=category_id)
+    filters = product_queries.ProductFilters(
+        **query.model_dump(exclude_unset=True), category_id=category_id
+    )
     items, total = product_queries.list_products(session, filters, page)
     return page_response(items, total, page)
 

@@ -71,14 +71,21 @@ def create_product(
     return product_response(product.json, product.version, status_code=201, Location=location)
 
 
-@router.get("", summary="List and search products", response_model=ProductPage)
+@router.get(
+    "",
+    summary="List and search products",
+    response_model=ProductPage,
+    responses=product_queries.EMBEDDINGS_UNFIT,
+)
 def list_products(
     session: SessionDep,
     _: CurrentUser,
     page: PageDep,
     filters: Annotated[product_queries.ProductFilters, Query()],
 ) -> Response:
-    """Products matching all the filters given, sorted by `sort` (ties broken by id)."""
+    """Products matching all the filters given, sorted by `sort` (ties broken by id); or,
+    with `search=semantic` or `hybrid`, every product passing the filters other than `q`,
+    most relevant to `q` first."""
     items, total = product_queries.list_products(session, filters, page)
     return page_response(items, total, page)
 
@@ -90,6 +97,21 @@ def get_product(product_id: IdPath, session: SessionDep, _: CurrentUser) -> Resp
     """One product with its categories; the `ETag` header carries its version."""
     product = read_product(session, product_id)
     return product_response(product.json, product.version)
+
+
+@router.get(
+    "/{product_id}/similar",
+    summary="Products similar to this one",
+    response_model=ProductPage,
+    responses=NO_PRODUCT | product_queries.EMBEDDINGS_UNFIT,
+)
+def list_similar_products(
+    product_id: IdPath, session: SessionDep, _: CurrentUser, page: PageDep
+) -> Response:
+    """Every other product, the closest in meaning to this one (its name, description and
+    categories) first; the product itself is left out."""
+    items, total = product_queries.similar_products(session, product_id, page)
+    return page_response(items, total, page)
 
 
 @router.patch(
