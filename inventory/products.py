@@ -12,7 +12,7 @@ from inventory import low_stock, product_search
 from inventory.config import get_settings
 from inventory.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from inventory.events import changes, record_event
-from inventory.models import Category, Product, ProductCategory
+from inventory.models import Category, Product, ProductCategory, ProductCreate
 from inventory.stock import (
     INITIAL_STOCK_REASON,
     ChangedProduct,
@@ -57,15 +57,7 @@ def _flush(session: Session, product: Product) -> None:
         raise Conflict(f"sku {sku!r} already exists") from error
 
 
-EVENT_FIELDS = (
-    "name",
-    "description",
-    "price",
-    "stock_quantity",
-    "low_stock_threshold",
-    "sku",
-    "category_ids",
-)
+EVENT_FIELDS = tuple(ProductCreate.model_fields)
 """What a product's events say of it: its writable fields."""
 
 
