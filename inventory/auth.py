@@ -7,6 +7,7 @@ changing the role of a user takes effect at once for tokens already issued.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -74,25 +75,31 @@ def password_context() -> CryptContext:
     return CryptContext(schemes=["bcrypt"], bcrypt__rounds=get_settings().bcrypt_rounds)
 
 
-def _fits_bcrypt(password: str) -> bool:
-    return len(password.encode()) <= BCRYPT_MAX_BYTES
+def _hashable(password: str) -> bool:
+    """Whether bcrypt can hash `password` whole: at most 72 bytes, and no NUL byte."""
+    return len(password.encode()) <= BCRYPT_MAX_BYTES and "\0" not in password
 
 
 def hash_password(password: str) -> str:
-    """A salted bcrypt hash of `password`; over 72 bytes is a ValueError, never truncated."""
-    if not _fits_bcrypt(password):
-        raise ValueError(f"password must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8")
+    """A salted bcrypt hash of `password`; over 72 bytes or a NUL byte is a ValueError (never
+    truncated)."""
+    if not _hashable(password):
+        raise ValueError(
+            f"password must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8 and contain no NUL"
+        )
     return password_context().hash(password)
 
 
 def verify_password(password: str, password_hash: str) -> bool:
     """Whether `password` matches `password_hash`.
 
-    bcrypt would compare only the first 72 bytes; no stored password is longer, so a longer
-    one never matches (it still costs a check, so timing does not tell it apart).
+    No stored password is over 72 bytes or holds a NUL, so such a one never matches. It still
+    costs a check (of a stand-in: bcrypt would compare only the first 72 bytes, and refuses a
+    NUL), so timing does not tell it apart.
     """
-    matches = password_context().verify(password, password_hash)
-    return matches and _fits_bcrypt(password)
+    hashable = _hashable(password)
+    matches = password_context().verify(password if hashable else "\1", password_hash)
+    return matches and hashable
 
 
 @lru_cache
@@ -129,8 +136,15 @@ def create_access_token(user: User) -> tuple[str, int]:
     return token, int(lifetime.total_seconds())
 
 
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{0,512}")
+"""Three base64url parts, each far longer than any token this app signs, yet too short for
+JSON nested deep enough to exhaust the JWT library's recursion (a 5,000-deep header did)."""
+
+
 def _read_token(token: str) -> tuple[int, int]:
     """The user id and issue time (epoch seconds) of a valid token; 401 for any other."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        raise Unauthorized("invalid or expired token")
     try:
         claims = jwt.decode(
             token,
