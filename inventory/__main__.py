@@ -189,8 +189,11 @@ ceiling app is served with the same)."""
 
 
 def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
-    """Production mode: migrate and bootstrap once, then several workers."""
+    """Production mode: migrate and bootstrap once, then several workers. Never with the
+    development signing key, whatever ENVIRONMENT says."""
     import uvicorn
+
+    get_settings().check_signing_key()
 
     from inventory.main import BOOTSTRAPPED_MARK, bootstrap_first_admin
 
