@@ -1,7 +1,8 @@
 """Who is calling and what they may do: password hashing, JWTs, and the role dependencies.
 
-Tokens carry only the user id; the user is loaded on every request, so disabling, deleting or
-changing the role of a user takes effect at once for tokens already issued.
+Tokens carry the user id and the user's token version; the user is loaded on every request, so
+deleting a user or changing their role takes effect at once for tokens already issued, and a
+change of password or active flag (which moves the version) ends them.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def create_access_token(user: User) -> tuple[str, int]:
     """A signed HS256 token for `user` and its lifetime in seconds."""
     lifetime = timedelta(minutes=get_settings().access_token_expire_minutes)
     now = datetime.now(UTC)
-    claims = {"sub": str(user.id), "iat": now, "exp": now + lifetime}
+    claims = {"sub": str(user.id), "ver": user.token_version, "iat": now, "exp": now + lifetime}
     token = jwt.encode(claims, get_settings().secret_key, algorithm=JWT_ALGORITHM)
     return token, int(lifetime.total_seconds())
 
@@ -142,7 +143,7 @@ JSON nested deep enough to exhaust the JWT library's recursion (a 5,000-deep hea
 
 
 def _read_token(token: str) -> tuple[int, int]:
-    """The user id and issue time (epoch seconds) of a valid token; 401 for any other."""
+    """The user id and token version of a valid token; 401 for any other."""
     if not TOKEN_SHAPE.fullmatch(token):
         raise Unauthorized("invalid or expired token")
     try:
@@ -152,18 +153,15 @@ def _read_token(token: str) -> tuple[int, int]:
             algorithms=[JWT_ALGORITHM],
             options={"require_exp": True, "require_iat": True, "require_sub": True},
         )
-        user_id, issued_at = int(claims["sub"]), int(claims["iat"])
+        user_id, version = int(claims["sub"]), claims["ver"]
         if not 1 <= user_id <= MAX_DB_INT:
             # Out of the id column's range: the database would refuse the lookup itself.
             raise ValueError("sub is not a user id")
-        return user_id, issued_at
+        if type(version) is not int:
+            raise TypeError("ver is not a whole number")
+        return user_id, version
     except (JWTError, JWKError, ValueError, TypeError, KeyError) as error:
         raise Unauthorized("invalid or expired token") from error
-
-
-def _issued_before_password_change(issued_at: int, user: User) -> bool:
-    # `iat` has whole seconds: a token from the same second as the change still counts.
-    return issued_at < int(user.credentials_changed_at.timestamp())
 
 
 USER_BY_ID = select(User.__table__, READ_FENCE).where(User.__table__.c.id == bindparam("user_id"))
@@ -198,9 +196,9 @@ def get_optional_user(
         return _user_of_api_key(request, api_key)
     if token is None:
         return None
-    user_id, issued_at = _read_token(token)
+    user_id, version = _read_token(token)
     user, request.state.read_fence = _load_user(user_id)
-    if user is None or not user.is_active or _issued_before_password_change(issued_at, user):
+    if user is None or not user.is_active or user.token_version != version:
         raise Unauthorized("invalid or expired token")
     request.state.user_id = user.id
     return user
