@@ -183,7 +183,12 @@ def worker() -> None:
     run_worker()
 
 
-SERVE_OPTIONS = {"log_config": None, "server_header": False, "proxy_headers": True}
+SERVE_OPTIONS = {
+    "log_config": None,
+    "server_header": False,
+    "proxy_headers": True,
+    "http": "inventory.connection_limits:LimitedHttpToolsProtocol",
+}
 """uvicorn's options for `serve` besides address, workers and shutdown timeout (the bench's
 ceiling app is served with the same)."""
 

@@ -80,6 +80,7 @@ class Settings:
     embedding_api_url: str | None = setting(None)
     embedding_api_key: str | None = setting(None)
     pgvector_iterative_scan: str = setting("auto", choices=("auto", "off"))
+    request_read_timeout_seconds: int = setting(15, minimum=1)
 
     @property
     def is_production(self) -> bool:
