@@ -194,8 +194,9 @@ ceiling app is served with the same)."""
 
 
 def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
-    """Production mode: migrate and bootstrap once, then several workers. Never with the
-    development signing key, whatever ENVIRONMENT says."""
+    """Production mode: migrate and bootstrap once, then several workers (see
+    `inventory.supervision` for how they stop). Never with the development signing key,
+    whatever ENVIRONMENT says."""
     import uvicorn
 
     get_settings().check_signing_key()
@@ -210,14 +211,19 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
         # Workers share their samples through files; a fresh folder per start.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inventory-metrics-")
     _exit_cleanly_on_sigterm()
-    uvicorn.run(
-        "inventory.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        timeout_graceful_shutdown=graceful_timeout,
+    options = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "timeout_graceful_shutdown": graceful_timeout,
         **SERVE_OPTIONS,
-    )
+    }
+    if workers == 1:
+        uvicorn.run("inventory.main:app", **options)  # one process, which stops listening itself
+    else:
+        from inventory.supervision import supervise
+
+        supervise(uvicorn.Config("inventory.main:app", **options))
 
 
 def create_admin(username: str | None, password: str | None) -> None:
