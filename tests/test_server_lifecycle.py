@@ -23,6 +23,10 @@ from tests.conftest import auth_headers, start_server, stop_server
 
 pytestmark = pytest.mark.live
 
+SLOW_START = 120
+"""Seconds a server on the embedded database may take to start: starting or attaching to one
+waits on a lock that every embedded server on the machine shares."""
+
 
 def _wait_for(condition, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
@@ -130,12 +134,16 @@ def test_the_embedded_database_forgets_a_killed_user_and_stops_with_the_last_liv
             timeout=180,
         )
         assert json.loads(users_file.read_text()) == []
-        first = start_server(tmp_path / "first.log", "--workers", "1", **env)
+        first = start_server(
+            tmp_path / "first.log", "--workers", "1", startup_seconds=SLOW_START, **env
+        )
         first.process.kill()
         first.process.wait(timeout=5)
         assert json.loads(users_file.read_text()) == [first.process.pid]
 
-        second = start_server(tmp_path / "second.log", "--workers", "1", **env)
+        second = start_server(
+            tmp_path / "second.log", "--workers", "1", startup_seconds=SLOW_START, **env
+        )
         try:
             assert json.loads(users_file.read_text()) == [second.process.pid]
         finally:
