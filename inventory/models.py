@@ -831,6 +831,9 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    """The user's token version when this token was issued: once a change of password or active
+    flag moves the user's, the token is refused."""
 
 
 class RefreshRequest(RequestModel):

@@ -99,3 +99,14 @@ def test_a_token_without_a_version_is_refused(client, make_user):
     token = jwt.encode(claims, get_settings().secret_key, algorithm="HS256")
     assert client.get(ME, headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert client.get(ME, headers=auth_headers(user)).status_code == 200
+
+
+def test_re_enabling_a_user_does_not_revive_their_refresh_tokens(client, admin, make_user):
+    user = make_user(Role.manager, "carol")
+    login = client.post("/api/v1/auth/login", data={"username": "carol", "password": PASSWORD})
+    refresh_token = login.json()["refresh_token"]
+    change(client, admin, user.id, is_active=False)
+    change(client, admin, user.id, is_active=True)
+    response = client.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+    assert response.status_code == 401
+    assert "access_token" not in response.text

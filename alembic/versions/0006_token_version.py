@@ -1,12 +1,14 @@
 """users.token_version: a change of password or active flag ends every token issued before it
 
+Refresh tokens keep the version they were issued under (refresh_tokens.token_version).
+
 Replaces users.credentials_changed_at, whose whole-second comparison with a token's `iat` let a
 token issued in the same second as a password change live on, and which a re-enabled user's
 old tokens passed again. Tokens issued before this revision carry no version and must log in
 again.
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0010
 Create Date: 2026-11-30
 """
 
@@ -17,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -29,6 +31,10 @@ def upgrade() -> None:
         sa.Column("token_version", sa.Integer(), server_default=sa.text("0"), nullable=False),
     )
     op.create_check_constraint("ck_users_token_version", "users", "token_version >= 0")
+    op.add_column(
+        "refresh_tokens",
+        sa.Column("token_version", sa.Integer(), server_default=sa.text("0"), nullable=False),
+    )
     op.drop_column("users", "credentials_changed_at")
 
 
@@ -43,5 +49,6 @@ def downgrade() -> None:
             nullable=False,
         ),
     )
+    op.drop_column("refresh_tokens", "token_version")
     op.drop_constraint("ck_users_token_version", "users", type_="check")
     op.drop_column("users", "token_version")

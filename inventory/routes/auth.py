@@ -139,7 +139,7 @@ def login(
         raise Unauthorized("incorrect username or password")
     clear_login_failures(session, form.username)
     request.state.user_id = user.id
-    refresh_token = refresh_tokens.issue(session, user.id)
+    refresh_token = refresh_tokens.issue(session, user)
     session.commit()
     return _token_pair(user, refresh_token)
 
