@@ -69,7 +69,8 @@ def run_round(seed: int, examples: int, sequences: int) -> dict[str, int | float
     if result.returncode not in (0, 1):
         sys.exit(f"pytest could not run (exit {result.returncode}):\n{output[-3000:]}")
     if result.returncode == 1:
-        print(output[-6000:], file=sys.stderr)
+        failures = output[output.find("= FAILURES =") :].splitlines()
+        print("\n".join(line[:300] for line in failures[:200]), file=sys.stderr)
     return {
         "seconds": time.monotonic() - started,
         "tests passed": _count(r"(\d+) passed", output),
@@ -86,8 +87,8 @@ def main() -> None:
     """Run rounds until --minutes have passed; exit 1 if any round found a failure."""
     parser = argparse.ArgumentParser(prog="python -m bench.fuzz")
     parser.add_argument("--minutes", type=float, default=10)
-    parser.add_argument("--examples", type=int, default=60, help="per operation and role")
-    parser.add_argument("--sequences", type=int, default=60, help="stateful, per role")
+    parser.add_argument("--examples", type=int, default=30, help="per operation and role")
+    parser.add_argument("--sequences", type=int, default=40, help="stateful, per role")
     args = parser.parse_args()
     print(f"started {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", flush=True)
     totals: dict[str, float] = {}

@@ -9,12 +9,13 @@ defaults; `make fuzz-long` runs it for 10 minutes with fresh seeds).
 """
 
 import os
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 from uuid import uuid4
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -22,12 +23,13 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from inventory.main import app
 from inventory.models import Role, User
 from inventory.users import create_user
-from tests.conftest import PASSWORD, auth_headers
+from tests.conftest import PASSWORD, TABLES, auth_headers
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 SEQUENCES = int(os.environ.get("FUZZ_SEQUENCES", "15"))
@@ -50,56 +52,79 @@ FUZZ_SETTINGS = settings(
 )
 
 
-@pytest.fixture(params=[Role.admin, Role.manager, Role.viewer], ids=lambda role: role.value)
-def caller(request, make_user, client, engine) -> Callable[[], dict[str, str]]:
-    """Headers of a user of each role, and a category and a product to find.
+@dataclass
+class Caller:
+    """A user of one role, in a world of a seed admin, a category and a product.
 
     A fuzzed call may delete, disable or demote the caller, or change its password (which ends
     its tokens): every later call would only test the 401 or 403. So before each call the
     caller is put back as it was (behind the API's back) and gets a fresh token.
     """
-    role = request.param
-    current = {"user": make_user(role, f"fuzz-{role.value}")}
-    seed = auth_headers(make_user(Role.admin, "fuzz-seed"))
-    client.post("/api/v1/categories", json={"name": "Fuzz"}, headers=seed)
-    client.post(
-        "/api/v1/products",
-        json={"name": "Fuzz", "price": "1.00", "stock_quantity": 3, "category_ids": [1]},
-        headers=seed,
-    )
 
-    def headers() -> dict[str, str]:
-        with Session(engine, expire_on_commit=False) as session:
-            user = session.get(User, current["user"].id)
+    role: Role
+    client: TestClient
+    engine: Engine
+    user: User | None = None
+
+    def reset(self) -> None:
+        """Empty every table, then make the caller and the seed data again (the ids restart),
+        so each stateful sequence starts from the same state: Hypothesis replays sequences and
+        needs the same answers to the same calls."""
+        with self.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        with Session(self.engine, expire_on_commit=False) as session:
+            self.user = create_user(session, f"fuzz-{self.role.value}", PASSWORD, self.role)
+            seed = auth_headers(create_user(session, "fuzz-seed", PASSWORD, Role.admin))
+        self.client.post("/api/v1/categories", json={"name": "Fuzz"}, headers=seed)
+        self.client.post(
+            "/api/v1/products",
+            json={"name": "Fuzz", "price": "1.00", "stock_quantity": 3, "category_ids": [1]},
+            headers=seed,
+        )
+
+    def headers(self) -> dict[str, str]:
+        """The caller's headers, the caller restored first."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            user = session.get(User, self.user.id)
             if user is None:
-                user = create_user(session, f"fuzz-{role.value}-{uuid4().hex[:8]}", PASSWORD, role)
-            elif not user.is_active or user.role != role:
-                user.is_active, user.role = True, role
+                name = f"fuzz-{self.role.value}-{uuid4().hex[:8]}"
+                user = create_user(session, name, PASSWORD, self.role)
+            elif not user.is_active or user.role != self.role:
+                user.is_active, user.role = True, self.role
                 session.commit()
-            current["user"] = user
+            self.user = user
             return auth_headers(user)
 
-    return headers
+
+@pytest.fixture(params=[Role.admin, Role.manager, Role.viewer], ids=lambda role: role.value)
+def caller(request, client, engine) -> Caller:
+    """A caller of each role, and its world."""
+    fuzzing = Caller(request.param, client, engine)
+    fuzzing.reset()
+    return fuzzing
 
 
 @schema.parametrize()
 @settings(FUZZ_SETTINGS, max_examples=EXAMPLES)
 def test_no_operation_fails_or_breaks_its_contract(case, caller):
-    case.call_and_validate(headers=caller(), checks=CHECKS)
+    case.call_and_validate(headers=caller.headers(), checks=CHECKS)
 
 
 class Workflows(schema.as_state_machine()):
     """Sequences of calls as one caller, each answer checked like a single call's."""
 
-    headers: ClassVar[Callable[[], dict[str, str]]]
+    caller: ClassVar[Caller]
+
+    def setup(self) -> None:
+        type(self).caller.reset()
 
     def get_call_kwargs(self, case) -> dict:
-        return {"headers": type(self).headers()}
+        return {"headers": type(self).caller.headers()}
 
     def validate_response(self, response, case, additional_checks=None, **kwargs) -> None:
         case.validate_response(response, checks=CHECKS, transport_kwargs=kwargs)
 
 
 def test_no_sequence_of_operations_fails_or_breaks_the_contract(caller):
-    as_caller = type("WorkflowsOfOneCaller", (Workflows,), {"headers": staticmethod(caller)})
+    as_caller = type("WorkflowsOfOneCaller", (Workflows,), {"caller": caller})
     as_caller.run(settings=settings(FUZZ_SETTINGS, max_examples=SEQUENCES, stateful_step_count=6))
