@@ -99,16 +99,6 @@ class TooManyRequests(DomainError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
-class Unavailable(DomainError):
-    """503: a dependency (the database) cannot do its part now; retry after `retry_after`
-    seconds."""
-
-    status_code = 503
-
-    def __init__(self, detail: str, *, retry_after: int) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after)})
-
-
 def commit_or_conflict(session: Session, detail: str) -> None:
     """Commit, turning a unique or foreign-key violation into a Conflict with `detail`."""
     try:

@@ -106,7 +106,9 @@ def count_login_attempt(session: Session, username: str, client_address: str) ->
     except SQLAlchemyError as error:
         session.rollback()
         logger.error("a login could not be counted: %s", type(error).__name__)
-        raise Unavailable("logins are unavailable; try again shortly", retry_after=5) from error
+        raise Unavailable(
+            "logins are unavailable; try again shortly", headers={"Retry-After": "5"}
+        ) from error
 
 
 def clear_login_failures(session: Session, username: str) -> None:
