@@ -77,9 +77,12 @@ fmt: $(DEV) ## Fix what ruff can and format the code
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-.PHONY: bench bench-smoke
+.PHONY: bench bench-smoke fuzz-long
 bench: $(DEV) ## Load benchmark against a bare app (needs wrk: apt-get install wrk); ARGS="--products 1000000"
 	$(PY) -m bench $(ARGS)
+
+fuzz-long: $(DEV) ## schemathesis for 10 minutes with fresh seeds (not in CI); ARGS="--minutes 30"
+	$(PY) -m bench.fuzz $(ARGS)
 
 bench-smoke: $(DEV) ## A 2-second bench run (2,000 products, one scenario), as CI runs it
 	$(PY) -m bench --smoke

@@ -183,14 +183,23 @@ def worker() -> None:
     run_worker()
 
 
-SERVE_OPTIONS = {"log_config": None, "server_header": False, "proxy_headers": True}
+SERVE_OPTIONS = {
+    "log_config": None,
+    "server_header": False,
+    "proxy_headers": True,
+    "http": "inventory.connection_limits:LimitedHttpToolsProtocol",
+}
 """uvicorn's options for `serve` besides address, workers and shutdown timeout (the bench's
 ceiling app is served with the same)."""
 
 
 def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
-    """Production mode: migrate and bootstrap once, then several workers."""
+    """Production mode: migrate and bootstrap once, then several workers (see
+    `inventory.supervision` for how they stop). Never with the development signing key,
+    whatever ENVIRONMENT says."""
     import uvicorn
+
+    get_settings().check_signing_key()
 
     from inventory.main import BOOTSTRAPPED_MARK, bootstrap_first_admin
 
@@ -202,14 +211,19 @@ def serve(host: str, port: int, workers: int, graceful_timeout: int) -> None:
         # Workers share their samples through files; a fresh folder per start.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inventory-metrics-")
     _exit_cleanly_on_sigterm()
-    uvicorn.run(
-        "inventory.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        timeout_graceful_shutdown=graceful_timeout,
+    options = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "timeout_graceful_shutdown": graceful_timeout,
         **SERVE_OPTIONS,
-    )
+    }
+    if workers == 1:
+        uvicorn.run("inventory.main:app", **options)  # one process, which stops listening itself
+    else:
+        from inventory.supervision import supervise
+
+        supervise(uvicorn.Config("inventory.main:app", **options))
 
 
 def create_admin(username: str | None, password: str | None) -> None:

@@ -1,12 +1,14 @@
 """Who is calling and what they may do: password hashing, JWTs, and the role dependencies.
 
-Tokens carry only the user id; the user is loaded on every request, so disabling, deleting or
-changing the role of a user takes effect at once for tokens already issued.
+Tokens carry the user id and the user's token version; the user is loaded on every request, so
+deleting a user or changing their role takes effect at once for tokens already issued, and a
+change of password or active flag (which moves the version) ends them.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -74,25 +76,31 @@ def password_context() -> CryptContext:
     return CryptContext(schemes=["bcrypt"], bcrypt__rounds=get_settings().bcrypt_rounds)
 
 
-def _fits_bcrypt(password: str) -> bool:
-    return len(password.encode()) <= BCRYPT_MAX_BYTES
+def _hashable(password: str) -> bool:
+    """Whether bcrypt can hash `password` whole: at most 72 bytes, and no NUL byte."""
+    return len(password.encode()) <= BCRYPT_MAX_BYTES and "\0" not in password
 
 
 def hash_password(password: str) -> str:
-    """A salted bcrypt hash of `password`; over 72 bytes is a ValueError, never truncated."""
-    if not _fits_bcrypt(password):
-        raise ValueError(f"password must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8")
+    """A salted bcrypt hash of `password`; over 72 bytes or a NUL byte is a ValueError (never
+    truncated)."""
+    if not _hashable(password):
+        raise ValueError(
+            f"password must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8 and contain no NUL"
+        )
     return password_context().hash(password)
 
 
 def verify_password(password: str, password_hash: str) -> bool:
     """Whether `password` matches `password_hash`.
 
-    bcrypt would compare only the first 72 bytes; no stored password is longer, so a longer
-    one never matches (it still costs a check, so timing does not tell it apart).
+    No stored password is over 72 bytes or holds a NUL, so such a one never matches. It still
+    costs a check (of a stand-in: bcrypt would compare only the first 72 bytes, and refuses a
+    NUL), so timing does not tell it apart.
     """
-    matches = password_context().verify(password, password_hash)
-    return matches and _fits_bcrypt(password)
+    hashable = _hashable(password)
+    matches = password_context().verify(password if hashable else "\1", password_hash)
+    return matches and hashable
 
 
 @lru_cache
@@ -124,13 +132,20 @@ def create_access_token(user: User) -> tuple[str, int]:
     """A signed HS256 token for `user` and its lifetime in seconds."""
     lifetime = timedelta(minutes=get_settings().access_token_expire_minutes)
     now = datetime.now(UTC)
-    claims = {"sub": str(user.id), "iat": now, "exp": now + lifetime}
+    claims = {"sub": str(user.id), "ver": user.token_version, "iat": now, "exp": now + lifetime}
     token = jwt.encode(claims, get_settings().secret_key, algorithm=JWT_ALGORITHM)
     return token, int(lifetime.total_seconds())
 
 
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{0,512}")
+"""Three base64url parts, each far longer than any token this app signs, yet too short for
+JSON nested deep enough to exhaust the JWT library's recursion (a 5,000-deep header did)."""
+
+
 def _read_token(token: str) -> tuple[int, int]:
-    """The user id and issue time (epoch seconds) of a valid token; 401 for any other."""
+    """The user id and token version of a valid token; 401 for any other."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        raise Unauthorized("invalid or expired token")
     try:
         claims = jwt.decode(
             token,
@@ -138,18 +153,15 @@ def _read_token(token: str) -> tuple[int, int]:
             algorithms=[JWT_ALGORITHM],
             options={"require_exp": True, "require_iat": True, "require_sub": True},
         )
-        user_id, issued_at = int(claims["sub"]), int(claims["iat"])
+        user_id, version = int(claims["sub"]), claims["ver"]
         if not 1 <= user_id <= MAX_DB_INT:
             # Out of the id column's range: the database would refuse the lookup itself.
             raise ValueError("sub is not a user id")
-        return user_id, issued_at
+        if type(version) is not int:
+            raise TypeError("ver is not a whole number")
+        return user_id, version
     except (JWTError, JWKError, ValueError, TypeError, KeyError) as error:
         raise Unauthorized("invalid or expired token") from error
-
-
-def _issued_before_password_change(issued_at: int, user: User) -> bool:
-    # `iat` has whole seconds: a token from the same second as the change still counts.
-    return issued_at < int(user.credentials_changed_at.timestamp())
 
 
 USER_BY_ID = select(User.__table__, READ_FENCE).where(User.__table__.c.id == bindparam("user_id"))
@@ -184,9 +196,9 @@ def get_optional_user(
         return _user_of_api_key(request, api_key)
     if token is None:
         return None
-    user_id, issued_at = _read_token(token)
+    user_id, version = _read_token(token)
     user, request.state.read_fence = _load_user(user_id)
-    if user is None or not user.is_active or _issued_before_password_change(issued_at, user):
+    if user is None or not user.is_active or user.token_version != version:
         raise Unauthorized("invalid or expired token")
     request.state.user_id = user.id
     return user

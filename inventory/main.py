@@ -34,6 +34,7 @@ from inventory.routes import (
     users,
     webhooks,
 )
+from inventory.supervision import exit_with_supervisor
 from inventory.users import ensure_admin
 
 logger = logging.getLogger(__name__)
@@ -130,8 +131,8 @@ def collect_garbage_less_often() -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Match the worker threads to the connection pool, create the first admin, then tune the
-    garbage collector for serving."""
+    """Match the worker threads to the connection pool, create the first admin, tune the
+    garbage collector for serving, and (in a worker of `serve`) stop with the supervisor."""
     settings = get_settings()
     # Sync routes run in threads, each using at most one connection at a time: as many threads
     # as pooled connections, so a thread never waits for the pool. More threads would queue on
@@ -144,6 +145,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Load the embedder now rather than in the first write or search (WordLlama: about 0.3 s).
     await anyio.to_thread.run_sync(get_embedder)
     collect_garbage_less_often()
+    exit_with_supervisor()
     yield
     get_engine().dispose()
 

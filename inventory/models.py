@@ -344,6 +344,7 @@ class User(SQLModel, table=True):
     __table_args__ = (
         Index("ux_users_username_lower", func.lower(text("username")), unique=True),
         CheckConstraint("role IN ('admin', 'manager', 'viewer')", name="ck_users_role"),
+        CheckConstraint("token_version >= 0", name="ck_users_token_version"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -352,8 +353,9 @@ class User(SQLModel, table=True):
     role: UserRole = Field(default=Role.viewer, sa_type=String(16))
     is_active: IsActive = Field(default=True, sa_column_kwargs={"server_default": text("true")})
     created_at: datetime | None = _now_column()
-    credentials_changed_at: datetime | None = _now_column()
-    """When the password last changed: tokens issued before it stop working."""
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    """Carried in every token; a change of password or active flag increments it, which ends
+    every token issued before."""
 
 
 class UserRead(SQLModel):
@@ -829,6 +831,9 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    """The user's token version when this token was issued: once a change of password or active
+    flag moves the user's, the token is refused."""
 
 
 class RefreshRequest(RequestModel):

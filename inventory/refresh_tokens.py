@@ -4,7 +4,8 @@ Login starts a family with one token. `refresh` marks the token used and gives t
 the family (rotation); a used token presented again means that someone kept a copy, so the
 whole family is revoked and both the thief and the owner log in again. `logout` revokes the
 family. Tokens are 256-bit random values stored only as SHA-256 (see `inventory.api_keys`), and
-die with their user's password change, disabling or deletion.
+die with their user's deletion or a change of their password or active flag (each token keeps
+the user's token version it was issued under).
 """
 
 from __future__ import annotations
@@ -25,15 +26,17 @@ class RefreshRefusedError(Exception):
     """The refresh token is unknown, expired, used, revoked, or its user may not log in."""
 
 
-def issue(session: Session, user_id: int, family_id: uuid.UUID | None = None) -> str:
-    """Add a token to `family_id` (a new family when None) and return it; the caller commits."""
+def issue(session: Session, user: User, family_id: uuid.UUID | None = None) -> str:
+    """Add a token of `user` to `family_id` (a new family when None) and return it; the caller
+    commits."""
     token = secrets.token_urlsafe(32)
     lifetime = timedelta(days=get_settings().refresh_token_expire_days)
     session.add(
         RefreshToken(
             family_id=family_id or uuid.uuid4(),
             token_hash=hash_secret(token),
-            user_id=user_id,
+            user_id=user.id,
+            token_version=user.token_version,
             expires_at=datetime.now(UTC) + lifetime,
         )
     )
@@ -53,16 +56,16 @@ def rotate(session: Session, token: str) -> tuple[User, str]:
             RefreshToken.expires_at > func.now(),
         )
         .values(used_at=func.now())
-        .returning(RefreshToken.user_id, RefreshToken.family_id, RefreshToken.created_at)
+        .returning(RefreshToken.user_id, RefreshToken.family_id, RefreshToken.token_version)
     ).first()
     if claimed is None:
         _revoke_family_of_reused(session, token_hash)
         raise RefreshRefusedError
     user = session.get(User, claimed.user_id)
-    if user is None or not user.is_active or claimed.created_at < user.credentials_changed_at:
+    if user is None or not user.is_active or claimed.token_version != user.token_version:
         session.rollback()
         raise RefreshRefusedError
-    next_token = issue(session, user.id, claimed.family_id)
+    next_token = issue(session, user, claimed.family_id)
     session.commit()
     return user, next_token
 

@@ -7,15 +7,19 @@ logins for it get 429 with `Retry-After`, even with the right password, until th
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import ipaddress
 import logging
 import math
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from inventory.config import get_settings
-from inventory.errors import TooManyRequests
+from inventory.errors import TooManyRequests, Unavailable
 from inventory.models import LoginFailure
 
 logger = logging.getLogger(__name__)
@@ -31,6 +35,21 @@ def _retry_after(session: Session, column, value: str, limit: int, since: dateti
         return None
     window = timedelta(seconds=get_settings().login_failure_window_seconds)
     return max(1, math.ceil((oldest + window - datetime.now(UTC)).total_seconds()))
+
+
+ADDRESS_MAX_LENGTH = LoginFailure.__table__.c.client_address.type.length
+
+
+def address_key(address: str) -> str:
+    """The client address as failures are counted by: an IP address in its canonical form (so
+    spellings of one address count together), other short printable text as it is, and
+    anything else (a long or odd forwarded value) as a hash that fits the column."""
+    with contextlib.suppress(ValueError):
+        address = ipaddress.ip_address(address).compressed
+    if len(address) <= ADDRESS_MAX_LENGTH and address.isascii() and address.isprintable():
+        return address
+    digest = hashlib.sha256(address.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256:{digest[: ADDRESS_MAX_LENGTH - len('sha256:')]}"
 
 
 LOGIN_LOCK_CLASS = 7_429
@@ -56,7 +75,7 @@ def check_login_allowed(session: Session, username: str, client_address: str) ->
         ),
         (
             LoginFailure.client_address,
-            client_address,
+            address_key(client_address),
             settings.login_max_failures_per_address,
         ),
     )
@@ -69,12 +88,27 @@ def check_login_allowed(session: Session, username: str, client_address: str) ->
             )
 
 
-def record_login_failure(session: Session, username: str, client_address: str) -> None:
-    """Count a failed login and drop failures older than the window."""
+def count_login_attempt(session: Session, username: str, client_address: str) -> None:
+    """Count this login as a failure before its password is checked, and drop failures older
+    than the window. A success forgives it (`clear_login_failures`); a failure commits it.
+
+    Counting first means no guess is ever answered unless it is counted: if the count cannot
+    be stored, the login fails with 503 and the password is not checked at all.
+    """
     window = timedelta(seconds=get_settings().login_failure_window_seconds)
-    session.execute(delete(LoginFailure).where(LoginFailure.created_at < func.now() - window))
-    session.add(LoginFailure(username=username.lower()[:255], client_address=client_address))
-    session.commit()
+    try:
+        session.execute(delete(LoginFailure).where(LoginFailure.created_at < func.now() - window))
+        session.execute(
+            insert(LoginFailure).values(
+                username=username.lower()[:255], client_address=address_key(client_address)
+            )
+        )
+    except SQLAlchemyError as error:
+        session.rollback()
+        logger.error("a login could not be counted: %s", type(error).__name__)
+        raise Unavailable(
+            "logins are unavailable; try again shortly", headers={"Retry-After": "5"}
+        ) from error
 
 
 def clear_login_failures(session: Session, username: str) -> None:

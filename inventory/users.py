@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session
 
@@ -79,7 +79,8 @@ def update_user(
     session: Session, user_id: int, fields: dict[str, Any], actor_user_id: int | None
 ) -> User:
     """Change role, active flag or password; the last active admin cannot be demoted or disabled.
-    The `user.updated` event says that the password changed, never what it is."""
+    A new password or active flag ends every token issued before. The `user.updated` event
+    says that the password changed, never what it is."""
     user = get_user(session, user_id)
     loses_admin = fields.get("role", Role.admin) != Role.admin or fields.get("is_active") is False
     if user.role == Role.admin and user.is_active and loses_admin:
@@ -88,7 +89,9 @@ def update_user(
     password = fields.pop("password", None)
     if password is not None:
         user.password_hash = hash_password(password)
-        user.credentials_changed_at = func.now()  # ends the tokens issued before
+    active = fields.get("is_active")
+    if password is not None or (active is not None and active != user.is_active):
+        user.token_version = User.token_version + 1  # ends every token issued before
     for name, value in fields.items():
         if value is not None:
             setattr(user, name, value)

@@ -216,8 +216,9 @@ class LiveServer(str):
     process: subprocess.Popen
 
 
-def start_server(log_path: Path, *args: str, **env: str) -> LiveServer:
-    """Start `python -m inventory serve` on a free port and wait until it is ready."""
+def start_server(log_path: Path, *args: str, startup_seconds: float = 30, **env: str) -> LiveServer:
+    """Start `python -m inventory serve` on a free port and wait (up to `startup_seconds`)
+    until it is ready."""
     port = _free_port()
     log_file = log_path.open("w")
     process = subprocess.Popen(
@@ -230,7 +231,7 @@ def start_server(log_path: Path, *args: str, **env: str) -> LiveServer:
     )
     server = LiveServer(f"http://127.0.0.1:{port}")
     server.log, server.process = log_path, process
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + startup_seconds
     while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"{server}/health", timeout=1).status_code == 200:

@@ -14,6 +14,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from inventory.config import DEFAULT_SECRET_KEY
 from inventory.models import Role
 from tests.conftest import ROOT, _free_port, start_server, stop_server
 
@@ -247,3 +248,33 @@ def test_serve_says_when_the_configured_first_admin_exists_and_was_left_unchange
 
     log = server.log.read_text()
     assert "FIRST_ADMIN_USERNAME 'boss' exists already and was left unchanged" in log
+
+
+def _serve_with_secret_key(secret_key: str | None) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
+    env["ENVIRONMENT"] = "development"
+    if secret_key is not None:
+        env["SECRET_KEY"] = secret_key
+    return subprocess.run(
+        [sys.executable, "-m", "inventory", "serve", "--port", "0", "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "secret_key",
+    [None, "", DEFAULT_SECRET_KEY, "short-but-not-the-default"],
+    ids=["unset", "empty", "the development key", "under 32 characters"],
+)
+def test_serve_never_starts_with_the_development_or_a_short_signing_key(db, secret_key):
+    result = _serve_with_secret_key(secret_key)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    assert "secrets.token_urlsafe(48)" in result.stderr
+    assert db.execute(text("SELECT count(*) FROM users")).scalar_one() == 0

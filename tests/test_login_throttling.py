@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from inventory import auth, throttle
@@ -308,3 +309,67 @@ def test_logins_wait_their_turn_for_a_password_check_without_blocking_the_catalo
         gate.set()
         assert [login.result(timeout=30).status_code for login in logins] == [200] * len(names)
     assert most_at_once[0] == 1
+
+
+# --- whatever the client address looks like (issue 12 finding 2) ------------------------------
+
+
+@pytest.mark.parametrize(
+    "forwarded_for",
+    ["a" * 100, "2001:db8:0:0:0:0:0:1%" + "x" * 80, "198.51.100.7, " + "b" * 300, "ünïcode"],
+    ids=["100 letters", "IPv6 with a long zone", "a list ending in 300 letters", "latin-1"],
+)
+def test_failures_from_any_forwarded_address_are_counted(live_server, db, make_user, forwarded_for):
+    make_user(username="alice")
+    url = f"{live_server}{LOGIN}"
+    headers = {"X-Forwarded-For": forwarded_for.encode()}
+    for _ in range(LIMIT):
+        response = httpx.post(url, data={"username": "alice", "password": "wrong"}, headers=headers)
+        assert response.status_code == 401, response.text
+    right = {"username": "alice", "password": PASSWORD}
+    assert_throttled(httpx.post(url, data=right, headers=headers))
+    stored = {row.client_address for row in failures(db)}
+    assert len(stored) == 1
+    assert all(len(address) <= 64 for address in stored)
+
+
+def test_spellings_of_one_ip_address_count_as_one_address(live_server, db):
+    url = f"{live_server}{LOGIN}"
+    for spelling in ("2001:db8::1", "2001:DB8:0:0:0:0:0:1", "2001:0db8::0001"):
+        form = {"username": f"ghost-{len(spelling)}", "password": "wrong"}
+        response = httpx.post(url, data=form, headers={"X-Forwarded-For": spelling})
+        assert response.status_code == 401
+    assert {row.client_address for row in failures(db)} == {"2001:db8::1"}
+
+
+@pytest.fixture
+def failures_cannot_be_stored(engine):
+    """Make every insert into login_failures fail, as a full disk or a broken table would."""
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE FUNCTION refuse_login_failure() RETURNS trigger LANGUAGE plpgsql "
+                "AS $$ BEGIN RAISE EXCEPTION 'cannot store'; END $$"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE TRIGGER refuse_login_failure BEFORE INSERT ON login_failures "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_login_failure()"
+            )
+        )
+    yield
+    with engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER refuse_login_failure ON login_failures"))
+        connection.execute(text("DROP FUNCTION refuse_login_failure()"))
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "wrong-password"])
+def test_a_login_that_cannot_be_counted_fails_whatever_the_password(
+    client, make_user, failures_cannot_be_stored, password
+):
+    make_user(username="alice")
+    response = log_in(client, "alice", password)
+    assert response.status_code == 503, response.text
+    assert "access_token" not in response.text
+    assert response.headers["Retry-After"].isdigit()

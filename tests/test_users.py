@@ -1,13 +1,8 @@
 """User administration (issue 3 point 7): admins manage users; changes bite at once."""
 
-import time
-
 import pytest
-from jose import jwt
-from sqlalchemy import text
 
 from inventory.auth import verify_password
-from inventory.config import get_settings
 from inventory.models import Role, User
 from tests.conftest import PASSWORD, auth_headers
 from tests.factories import bearer, count, log_in, stored_user
@@ -381,20 +376,9 @@ def test_a_manager_cannot_delete_a_product_or_a_category(client, manager, produc
     assert client.get(f"/api/v1/categories/{category['id']}", headers=manager).status_code == 200
 
 
-def test_a_password_change_ends_the_tokens_issued_before_it(client, admin, make_user, db):
+def test_a_password_change_ends_the_tokens_issued_before_it(client, admin, make_user):
     user = make_user(Role.manager, "carol")
-    db.execute(
-        text("UPDATE users SET credentials_changed_at = now() - interval '1 hour' WHERE id = :id"),
-        {"id": user.id},
-    )
-    db.commit()
-    issued_earlier = bearer(
-        jwt.encode(
-            {"sub": str(user.id), "iat": int(time.time()) - 60, "exp": int(time.time()) + 600},
-            get_settings().secret_key,
-            algorithm="HS256",
-        )
-    )
+    issued_earlier = auth_headers(user)
     assert client.get("/api/v1/auth/me", headers=issued_earlier).status_code == 200
 
     response = client.patch(

@@ -20,7 +20,7 @@ from inventory.routing import ApiRouter
 from inventory.throttle import (
     check_login_allowed,
     clear_login_failures,
-    record_login_failure,
+    count_login_attempt,
 )
 from inventory.users import check_may_register, create_user
 
@@ -112,6 +112,12 @@ def require_form(request: Request) -> None:
         429,
         "Too many failed logins; retry after `Retry-After` seconds.",
         "too many failed logins; try again later",
+    )
+    | error_doc(
+        503,
+        "The login could not be counted (the database is unavailable); retry after "
+        "`Retry-After` seconds.",
+        "logins are unavailable; try again shortly",
     ),
 )
 def login(
@@ -122,16 +128,18 @@ def login(
 ) -> Token:
     """The OAuth2 password flow (form fields `username` and `password`), as used by the
     Authorize button in /docs. Wrong credentials give 401; after repeated failures the
-    username or client address is throttled with 429 and `Retry-After`."""
+    username or client address is throttled with 429 and `Retry-After`. A login that cannot
+    be counted fails with 503."""
     address = request.client.host if request.client else "unknown"
     check_login_allowed(session, form.username, address)
+    count_login_attempt(session, form.username, address)
     user = authenticate(session, form.username, form.password)
     if user is None:
-        record_login_failure(session, form.username, address)
+        session.commit()  # the attempt stays counted
         raise Unauthorized("incorrect username or password")
     clear_login_failures(session, form.username)
     request.state.user_id = user.id
-    refresh_token = refresh_tokens.issue(session, user.id)
+    refresh_token = refresh_tokens.issue(session, user)
     session.commit()
     return _token_pair(user, refresh_token)
 
