@@ -118,8 +118,9 @@ def _not_zero(value: int) -> int:
     return value
 
 
-Text = Annotated[str, AfterValidator(_without_nul)]
-"""Text as PostgreSQL stores it: anything but NUL."""
+WITHOUT_NUL = AfterValidator(_without_nul)
+"""Text as PostgreSQL stores it: anything but NUL. It follows a text type's limits in its
+`Annotated`, so that they keep pydantic's plain messages ("at least 8 characters")."""
 
 Count = Annotated[int, Strict(), Describe(ge=0, le=MAX_DB_INT)]
 """A number of units: a JSON integer from 0 to 2^31 − 1."""
@@ -133,7 +134,7 @@ ServerTime = Annotated[
 ]
 
 Username = Annotated[
-    Text,
+    str,
     Describe(
         min_length=3,
         max_length=50,
@@ -141,15 +142,17 @@ Username = Annotated[
         description="3–50 characters of letters, digits, `.`, `_` and `-`; unique ignoring case.",
         examples=["alice"],
     ),
+    WITHOUT_NUL,
 ]
 Password = Annotated[
-    Text,
-    AfterValidator(_fits_bcrypt),
+    str,
     Describe(
         min_length=8,
         description="8 characters to 72 bytes (bcrypt's limit: longer is refused, not truncated).",
         examples=["correct-horse-42"],
     ),
+    WITHOUT_NUL,
+    AfterValidator(_fits_bcrypt),
 ]
 IsActive = Annotated[
     bool,
@@ -159,36 +162,40 @@ IsActive = Annotated[
 UserRole = Annotated[Role, Describe(description="`admin`, `manager` or `viewer`.")]
 
 CategoryName = Annotated[
-    Text,
+    str,
     Describe(
         min_length=1,
         max_length=100,
         description="1–100 characters, unique ignoring case.",
         examples=["Garden"],
     ),
+    WITHOUT_NUL,
 ]
 CategoryDescription = Annotated[
-    Text,
+    str,
     Describe(
         max_length=2000,
         description="Up to 2,000 characters.",
         examples=["Tools and furniture for the garden"],
     ),
+    WITHOUT_NUL,
 ]
 
 ProductName = Annotated[
-    Text,
+    str,
     Describe(
         min_length=1, max_length=200, description="1–200 characters.", examples=["Garden hose 25 m"]
     ),
+    WITHOUT_NUL,
 ]
 ProductDescription = Annotated[
-    Text,
+    str,
     Describe(
         max_length=5000,
         description="Up to 5,000 characters.",
         examples=["Kink-resistant, with brass fittings."],
     ),
+    WITHOUT_NUL,
 ]
 MONEY_DOC = (
     "At least 0, at most 2 decimal places, below 10^10; "
@@ -233,13 +240,14 @@ LowStockThreshold = Annotated[
     ),
 ]
 Sku = Annotated[
-    Text,
+    str,
     Describe(
         min_length=1,
         max_length=64,
         description="Stock keeping unit, up to 64 characters, unique when present.",
         examples=["HOSE-25"],
     ),
+    WITHOUT_NUL,
 ]
 CategoryIds = Annotated[
     list[DbId],
@@ -266,21 +274,23 @@ Delta = Annotated[
     AfterValidator(_not_zero),
 ]
 Reason = Annotated[
-    Text,
+    str,
     Describe(
         min_length=1,
         max_length=200,
         description="Why the stock changed, 1–200 characters.",
         examples=["order #1042 shipped"],
     ),
+    WITHOUT_NUL,
 ]
 Reference = Annotated[
-    Text,
+    str,
     Describe(
         max_length=200,
         description="An outside reference such as an order or delivery number.",
         examples=["SO-1042"],
     ),
+    WITHOUT_NUL,
 ]
 
 
@@ -734,13 +744,14 @@ SECRET_HASH_LENGTH = 64
 """A SHA-256 digest in hex."""
 
 ApiKeyName = Annotated[
-    Text,
+    str,
     Describe(
         min_length=1,
         max_length=100,
         description="What the key is for, 1–100 characters.",
         examples=["storefront"],
     ),
+    WITHOUT_NUL,
 ]
 ApiKeyRole = Annotated[
     Role, Describe(description="What the key may do: `admin`, `manager` or `viewer`.")
@@ -886,7 +897,7 @@ EntityType = Annotated[
     Describe(max_length=32, description="The kind of thing that changed.", examples=["product"]),
 ]
 WebhookUrl = Annotated[
-    Text,
+    str,
     Describe(
         min_length=1,
         max_length=2000,
@@ -895,6 +906,7 @@ WebhookUrl = Annotated[
         "WEBHOOK_ALLOW_PRIVATE_TARGETS is true).",
         examples=["https://hooks.example.com/inventory"],
     ),
+    WITHOUT_NUL,
 ]
 EventTypes = Annotated[
     list[Annotated[str, Describe(max_length=64)]],
@@ -906,8 +918,9 @@ EventTypes = Annotated[
     ),
 ]
 WebhookDescription = Annotated[
-    Text,
+    str,
     Describe(max_length=500, description="Up to 500 characters.", examples=["Reorder tool"]),
+    WITHOUT_NUL,
 ]
 WebhookDescriptionOrNull = Annotated[WebhookDescription | None, docs_of(WebhookDescription)]
 WebhookIsActive = Annotated[

@@ -84,3 +84,19 @@ def test_a_rule_422_lists_its_errors_like_a_schema_422(client, manager, product)
     assert body["errors"] == [
         {"loc": ["body", "category_ids"], "msg": "unknown category id: 999", "type": "value_error"}
     ]
+
+
+def test_a_nul_character_in_a_login_username_is_a_422_that_says_so(client):
+    response = client.post(
+        "/api/v1/auth/login", data={"username": "ad\u0000min", "password": "long-enough"}
+    )
+    assert response.status_code == 422
+    assert "must not contain NUL characters" in response.json()["detail"]
+
+
+def test_a_short_password_is_refused_in_plain_words(client):
+    response = client.post(
+        "/api/v1/auth/register", json={"username": "shorty", "password": "short"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == "body.password: String should have at least 8 characters"

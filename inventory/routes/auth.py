@@ -15,7 +15,7 @@ from inventory.auth import (
 )
 from inventory.db import SessionDep
 from inventory.errors import Invalid, Unauthorized, error_doc, invalid_doc
-from inventory.models import RefreshRequest, Role, User, UserRead, UserRegister
+from inventory.models import WITHOUT_NUL, RefreshRequest, Role, User, UserRead, UserRegister
 from inventory.routing import ApiRouter
 from inventory.throttle import (
     check_login_allowed,
@@ -32,7 +32,7 @@ BAD_TOKEN = error_doc(401, "The token sent is invalid or expired.", "invalid or 
 class LoginForm(BaseModel):
     """The OAuth2 password form; other OAuth2 fields (grant_type, scope) are accepted and unused."""
 
-    username: str = Field(max_length=255, examples=["alice"])
+    username: Annotated[str, Field(max_length=255, examples=["alice"]), WITHOUT_NUL]
     password: str = Field(max_length=1024, examples=["correct-horse-42"])
 
 
