@@ -78,10 +78,10 @@ def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Ch
     session.add(product)
     _flush(session, product)
     _set_categories(session, product.id, category_ids)
-    open_stock(session, product.id, quantity, user_id)
-    # The product object still holds the 0 it was inserted with; its stock is `quantity`.
+    # The product row holds 0 until its opening stock reaches it through the level.
     created = _event_fields(product, category_ids) | {"stock_quantity": quantity}
     record_event(session, "product.created", "product", product.id, created, user_id)
+    open_stock(session, product.id, quantity, user_id)
     opened = low_stock.sync_alerts(session, [product.id], user_id)
     return commit_change(session, product.id, opened)
 
