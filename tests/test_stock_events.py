@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, text
 from sqlmodel import Session
 
+from inventory import jobs
 from inventory.models import Event
 from inventory.reservations import expire_due_reservations
 from tests.stock_setup import MAIN, make_location, make_product, put_stock
@@ -144,3 +145,28 @@ def test_a_reservation_that_takes_available_to_the_threshold_records_low_stock_o
     )
     [event] = events(db, "low_stock.opened")
     assert event.data == {"product_id": product["id"], "quantity": 3, "threshold": 3}
+
+
+def test_the_worker_sweeps_expired_reservations_as_a_periodic_task(client, manager, db):
+    product = make_product(client, manager, stock_quantity=5)
+    made = client.post(
+        "/api/v1/reservations",
+        json={"items": [{"product_id": product["id"], "quantity": 2}]},
+        headers=manager,
+    ).json()
+    past = {"id": made["id"], "at": datetime.now(UTC) - timedelta(seconds=1)}
+    db.execute(text("UPDATE reservations SET expires_at = :at WHERE id = :id"), past)
+    db.execute(
+        text("UPDATE reservation_lines SET expires_at = :at WHERE reservation_id = :id"), past
+    )
+    db.commit()
+
+    periodic = {task_id for _, task_id in jobs.app.periodic_registry.periodic_tasks}
+    assert "expire_reservations" in periodic
+    jobs.expire_reservations(timestamp=0)
+
+    status = db.execute(
+        text("SELECT status FROM reservations WHERE id = :id"), {"id": made["id"]}
+    ).scalar_one()
+    db.commit()
+    assert status == "expired"
