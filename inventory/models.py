@@ -342,16 +342,17 @@ LowStockThresholdOrNull = Annotated[LowStockThreshold | None, docs_of(LowStockTh
 LOCATION_CODE_PATTERN = r"^[A-Z0-9_-]+$"
 
 LocationName = Annotated[
-    Text,
+    str,
     Describe(
         min_length=1,
         max_length=100,
         description="1–100 characters, unique ignoring case.",
         examples=["Leeds warehouse"],
     ),
+    WITHOUT_NUL,
 ]
 LocationCode = Annotated[
-    Text,
+    str,
     Describe(
         min_length=1,
         max_length=32,
@@ -359,14 +360,16 @@ LocationCode = Annotated[
         description="A short code of `A-Z`, `0-9`, `_` and `-` (1–32), unique when present.",
         examples=["LDS-1"],
     ),
+    WITHOUT_NUL,
 ]
 LocationDescription = Annotated[
-    Text,
+    str,
     Describe(
         max_length=2000,
         description="Up to 2,000 characters.",
         examples=["Unit 4, Cross Green industrial estate"],
     ),
+    WITHOUT_NUL,
 ]
 IsDefault = Annotated[
     bool,
