@@ -45,7 +45,11 @@ def known_locations(
         session.rollback()
         plural = "s" if len(missing) > 1 else ""
         raise Invalid(f"unknown location id{plural}: " + ", ".join(map(str, missing)), loc=loc)
-    return next(row.id for row in rows if row.is_default)
+    default = next((row.id for row in rows if row.is_default), None)
+    if default is None:  # only a database edited behind the API's back has none
+        session.rollback()
+        raise Conflict("no location is the default; make one the default (PATCH is_default)")
+    return default
 
 
 def _make_default(session: Session, location_id: int, user_id: int) -> None:
