@@ -66,9 +66,13 @@ SCENARIOS = {
         Scenario("semantic_search", "GET", "/api/v1/products"),
         Scenario("create_product", "POST", "/api/v1/products"),
         Scenario("adjust_stock", "POST", "/api/v1/products/{product_id}/stock", True),
+        Scenario("reserve_commit", "POST", "/api/v1/reservations", True),
+        Scenario("transfer", "POST", "/api/v1/stock-transfers", True),
         Scenario("login", "POST", "/api/v1/auth/login"),
     )
 }
+STOCK_SCENARIOS = ("adjust_stock", "reserve_commit", "transfer")
+"""Scenarios that change stock: the ledger is checked after each."""
 SCALE_SIZES = (10_000, 1_000_000)
 MAX_ATTEMPTS = 3
 SETTLE_SECONDS = 1.0
@@ -442,33 +446,53 @@ class Bench:
                 if top is not None:
                     row["ceiling_rps"] = top["rps"]
                 rows.append(row)
-            if name == "adjust_stock":
-                self.ledger = self.check_ledger("the stock load")
+            if name in STOCK_SCENARIOS:
+                self.ledger = self.check_ledger("the stock loads")
         return rows, ceiling_rows
 
     def check_ledger(self, after: str) -> dict[str, Any]:
-        """For every product, do its ledger's deltas sum to its stock?"""
+        """Does every product's ledger sum to its stock at each location, and does each
+        product hold the sums of its locations (on hand and reserved)?"""
         with psycopg.connect(plain_url(self.database_url)) as conn:
+            levels, level_mismatches = conn.execute(
+                """
+                SELECT count(*), count(*) FILTER (WHERE l.on_hand <> coalesce(m.total, 0))
+                FROM stock_levels l
+                FULL JOIN (
+                    SELECT product_id, location_id, sum(delta) AS total
+                    FROM stock_movements GROUP BY product_id, location_id
+                ) m ON m.product_id = l.product_id AND m.location_id = l.location_id
+                """
+            ).fetchone()
             products, mismatches, negative = conn.execute(
                 """
                 SELECT count(*),
-                       count(*) FILTER (WHERE p.stock_quantity <> coalesce(m.total, 0)),
-                       count(*) FILTER (WHERE p.stock_quantity < 0)
+                       count(*) FILTER (WHERE p.stock_quantity <> coalesce(l.on_hand, 0)
+                                        OR p.reserved <> coalesce(l.reserved, 0)),
+                       count(*) FILTER (WHERE p.stock_quantity < p.reserved)
                 FROM products p
                 LEFT JOIN (
-                    SELECT product_id, sum(delta) AS total FROM stock_movements GROUP BY product_id
-                ) m ON m.product_id = p.id
+                    SELECT product_id, sum(on_hand) AS on_hand, sum(reserved) AS reserved
+                    FROM stock_levels GROUP BY product_id
+                ) l ON l.product_id = p.id
                 """
             ).fetchone()
             movements = conn.execute("SELECT count(*) FROM stock_movements").fetchone()[0]
-        verdict = "OK" if not mismatches and not negative else "MISMATCH"
-        say(f"  ledger: {verdict} ({mismatches} mismatches in {products:,} products)")
+        bad = level_mismatches + mismatches + negative
+        verdict = "OK" if not bad else "MISMATCH"
+        say(
+            f"  ledger: {verdict} ({level_mismatches} of {levels:,} levels, "
+            f"{mismatches} of {products:,} products off their sums)"
+        )
         if verdict != "OK":
-            self.failures.append(f"ledger: {mismatches} mismatches, {negative} negative")
+            self.failures.append(
+                f"ledger: {level_mismatches} levels, {mismatches} products off, {negative} negative"
+            )
         return {
             "after": after,
             "products": products,
-            "mismatches": mismatches + negative,
+            "levels": levels,
+            "mismatches": bad,
             "movements": movements,
         }
 

@@ -334,11 +334,12 @@ def markdown(results: dict[str, Any]) -> str:
         ledger = run.get("ledger")
         if ledger:
             verdict = "OK" if ledger["mismatches"] == 0 else "MISMATCH"
-            exact = ledger["products"] - ledger["mismatches"]
             lines += [
-                f"Ledger after {ledger['after']}: **{verdict}** — "
-                f"sum(stock_movements.delta) equals stock_quantity for {exact:,} of "
-                f"{ledger['products']:,} products ({ledger['movements']:,} movements).",
+                f"Ledger after {ledger['after']}: **{verdict}** — {ledger['mismatches']} "
+                "mismatches: at every (product, location) sum(stock_movements.delta) equals "
+                "on_hand, and every product's stock_quantity and reserved equal the sums over "
+                f"its locations ({ledger['products']:,} products, {ledger.get('levels', 0):,} "
+                f"levels, {ledger['movements']:,} movements).",
                 "",
             ]
         memory = run.get("worker_peak_rss_mb")

@@ -8,8 +8,9 @@ The data is deterministic for a given size:
 - Products come in *series* of 100 consecutive ids that share a made-up word in their name
   ("Sturdy hose Kalomira"). A search for a series word in its category matches about 100
   products whatever the catalogue's size, so the scale check compares like with like.
-- Each product has an opening stock (20-500) recorded as its first ledger row, so the ledger
-  sums to the stock from the start; no product starts at or below its threshold (10).
+- Two locations: "Main" (id 1, the default) and "Second" (id 2). Each product has an opening
+  stock (20-500) at Main, recorded as its first ledger row, so the ledger sums to the stock
+  from the start, per location and in all; no product starts at or below its threshold (10).
 - Three users (admin, manager, viewer) with bcrypt hashes of the configured work factor.
 """
 
@@ -36,7 +37,8 @@ CHUNK = 20_000
 SECOND_CATEGORY_SHARE = 0.3
 LOW_STOCK_THRESHOLD = 10
 USERNAMES = {"admin": "bench-admin", "manager": "bench-manager", "viewer": "bench-viewer"}
-BULK_TABLES = ("products", "product_categories", "stock_movements")
+BULK_TABLES = ("products", "product_categories", "stock_levels", "stock_movements")
+MAIN, SECOND = 1, 2
 
 ADJECTIVES = (  # noqa: SIM905 (a word list reads best as words)
     "Sturdy Compact Classic Deluxe Eco Heavy-duty Light Modern Premium Rustic Smart "
@@ -181,7 +183,7 @@ def _movement_chunks(
     for start in range(1, products + 1, CHUNK):
         ids = range(start, min(start + CHUNK, products + 1))
         text = "".join(
-            f"{product_id}\t{product_id}\t{stock[product_id]}\t{stock[product_id]}\t"
+            f"{product_id}\t{product_id}\t{MAIN}\t{stock[product_id]}\t{stock[product_id]}\t"
             f"initial stock\t{user_id}\t{_created_at(epoch, product_id)}\n"
             for product_id in ids
         )
@@ -245,6 +247,16 @@ def _log_index(
     log(f"  {name}: built in {seconds:.1f} s, {size / 1024 / 1024:.0f} MiB")
 
 
+def _level_chunks(products: int, stock: array) -> Iterator[tuple[str, int]]:
+    """Each product's opening stock, at Main."""
+    for start in range(1, products + 1, CHUNK):
+        ids = range(start, min(start + CHUNK, products + 1))
+        yield (
+            "".join(f"{product_id}\t{MAIN}\t{stock[product_id]}\n" for product_id in ids),
+            len(ids),
+        )
+
+
 def _set_sequence(conn: psycopg.Connection, table: str, value: int) -> None:
     conn.execute(
         "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, %s)",
@@ -294,6 +306,12 @@ def seed(
                     "VALUES (%s, %s, %s, true) RETURNING id",
                     (username, password_hash, role),
                 ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO locations (id, name, is_default) "
+                "VALUES (%s, 'Main', true), (%s, 'Second', false)",
+                (MAIN, SECOND),
+            )
+            _set_sequence(conn, "locations", SECOND)
             with conn.cursor() as cursor:
                 cursor.executemany(
                     "INSERT INTO categories (id, name, description) VALUES (%s, %s, %s)",
@@ -322,15 +340,30 @@ def seed(
                 products,
                 _product_chunks(products, rng, epoch, stock),
             )
-            # The links and the ledger reference rows made just above: skip their per-row
+            # The links, levels and ledger reference rows made just above: skip their per-row
             # foreign-key checks. That disables every trigger, so the products (whose triggers
-            # keep their count) are in before. Needs a superuser, as the embedded server's is;
-            # else the checks simply run.
+            # keep their count) are in before, and the level trigger does not add the opening
+            # stock to the products a second time. Needs a superuser, as the embedded server's
+            # is; else the checks simply run and the products' stock is set back afterwards.
+            replica = True
             try:
                 with conn.transaction():
                     conn.execute("SET LOCAL session_replication_role = replica")
             except psycopg.errors.InsufficientPrivilege:
+                replica = False
                 log("  (not a superuser: foreign keys are checked row by row, slower)")
+            _copy(
+                conn,
+                "stock_levels",
+                ("product_id", "location_id", "on_hand"),
+                products,
+                _level_chunks(products, stock),
+            )
+            if not replica:
+                conn.execute(
+                    "UPDATE products SET stock_quantity = stock_levels.on_hand "
+                    "FROM stock_levels WHERE stock_levels.product_id = products.id"
+                )
             _copy(
                 conn,
                 "product_categories",
@@ -341,7 +374,16 @@ def seed(
             _copy(
                 conn,
                 "stock_movements",
-                ("id", "product_id", "delta", "quantity_after", "reason", "user_id", "created_at"),
+                (
+                    "id",
+                    "product_id",
+                    "location_id",
+                    "delta",
+                    "quantity_after",
+                    "reason",
+                    "user_id",
+                    "created_at",
+                ),
                 products,
                 _movement_chunks(products, epoch, stock, user_ids["admin"]),
             )

@@ -53,5 +53,19 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
         await manager.retry_job(job)
 
 
-# The reservation expiry sweep (issue #14, `expire_due_reservations(session) -> int`) belongs here,
-# as a periodic task on MAINTENANCE_QUEUE with its own queueing lock, once it is on main.
+@app.periodic(cron="* * * * * */15", periodic_id="expire_reservations")
+@app.task(queue=MAINTENANCE_QUEUE, queueing_lock="expire_reservations")
+def expire_reservations(timestamp: int) -> None:
+    """Every 15 seconds: mark reservations past their `expires_at` expired. Their stock is
+    available from `expires_at` on anyway (see docs/reservations.md); this only tidies up and
+    records each one's `reservation.expired` event."""
+    # Imported here: the rule modules import the event recorder, which imports this module.
+    from sqlmodel import Session
+
+    from inventory.db import get_engine
+    from inventory.reservations import expire_due_reservations
+
+    with Session(get_engine()) as session:
+        expired = expire_due_reservations(session)
+    if expired:
+        logger.info("marked %s reservations expired", expired)

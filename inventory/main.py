@@ -28,9 +28,12 @@ from inventory.routes import (
     docs,
     events,
     health,
+    locations,
     low_stock,
     metrics,
     products,
+    reservations,
+    transfers,
     users,
     webhooks,
 )
@@ -77,6 +80,15 @@ TAGS = [
     {
         "name": "webhooks",
         "description": "Signed deliveries of events to other systems, and their log (admin only).",
+    },
+    {
+        "name": "locations",
+        "description": "Warehouses and stores, and each product's stock at each of them.",
+    },
+    {"name": "stock transfers", "description": "Stock moved between locations."},
+    {
+        "name": "reservations",
+        "description": "Stock held for carts and orders until committed, released or expired.",
     },
     {"name": "health", "description": "Liveness and readiness, no authentication."},
 ]
@@ -173,7 +185,20 @@ def create_app() -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     install_handlers(app)
-    for module in (auth, users, api_keys, products, categories, low_stock, events, webhooks):
+    routers = (
+        auth,
+        users,
+        api_keys,
+        products,
+        categories,
+        low_stock,
+        events,
+        webhooks,
+        locations,
+        transfers,
+        reservations,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.include_router(health.router)
     app.include_router(docs.router)

@@ -229,7 +229,22 @@ Money = Annotated[
 """An exact amount: a JSON number or string in, a string with exactly two places out."""
 
 StockQuantity = Annotated[
-    Count, Describe(description="Units in stock; never below 0.", examples=[120])
+    Count,
+    Describe(description="Units in stock (on hand, all locations); never below 0.", examples=[120]),
+]
+Reserved = Annotated[
+    Count,
+    Describe(
+        description="Units held by active reservations (all locations); set by the server.",
+        examples=[20],
+    ),
+]
+Available = Annotated[
+    Count,
+    Describe(
+        description="Units that can be sold, moved or reserved: in stock less reserved.",
+        examples=[100],
+    ),
 ]
 LowStockThreshold = Annotated[
     Count,
@@ -323,6 +338,75 @@ SkuOrNull = Annotated[Sku | None, docs_of(Sku)]
 CategoryIdsOrNull = Annotated[CategoryIds | None, docs_of(CategoryIds)]
 ReferenceOrNull = Annotated[Reference | None, docs_of(Reference)]
 LowStockThresholdOrNull = Annotated[LowStockThreshold | None, docs_of(LowStockThreshold)]
+
+LOCATION_CODE_PATTERN = r"^[A-Z0-9_-]+$"
+
+LocationName = Annotated[
+    str,
+    Describe(
+        min_length=1,
+        max_length=100,
+        description="1–100 characters, unique ignoring case.",
+        examples=["Leeds warehouse"],
+    ),
+    WITHOUT_NUL,
+]
+LocationCode = Annotated[
+    str,
+    Describe(
+        min_length=1,
+        max_length=32,
+        pattern=LOCATION_CODE_PATTERN,
+        description="A short code of `A-Z`, `0-9`, `_` and `-` (1–32), unique when present.",
+        examples=["LDS-1"],
+    ),
+    WITHOUT_NUL,
+]
+LocationDescription = Annotated[
+    str,
+    Describe(
+        max_length=2000,
+        description="Up to 2,000 characters.",
+        examples=["Unit 4, Cross Green industrial estate"],
+    ),
+    WITHOUT_NUL,
+]
+IsDefault = Annotated[
+    bool,
+    Strict(),
+    Describe(
+        description="The default location takes the stock changes and reservations that name "
+        "no location; exactly one location is the default. Setting it true moves the default "
+        "here."
+    ),
+]
+LocationCodeOrNull = Annotated[LocationCode | None, docs_of(LocationCode)]
+LocationDescriptionOrNull = Annotated[LocationDescription | None, docs_of(LocationDescription)]
+LocationRef = Annotated[DbId, Describe(description="A location's id.", examples=[2])]
+LocationRefOrNull = Annotated[
+    LocationRef | None,
+    Describe(description="A location's id (the default location when left out).", examples=[2]),
+]
+ProductRef = Annotated[DbId, Describe(description="A product's id.", examples=[42])]
+Units = Annotated[
+    int,
+    Strict(),
+    Describe(ge=1, le=MAX_DB_INT, description="A number of units, at least 1.", examples=[3]),
+]
+FormerLocation = Annotated[
+    int | None, Describe(description="Empty once that location is deleted.", examples=[1])
+]
+TtlSeconds = Annotated[
+    int,
+    Strict(),
+    Describe(
+        ge=60,
+        le=604800,
+        description="How long the stock is held unless committed or released first: "
+        "60 seconds to 7 days (default 15 minutes).",
+        examples=[900],
+    ),
+]
 
 
 Item = TypeVar("Item")
@@ -493,15 +577,18 @@ class Product(SQLModel, table=True):
         CheckConstraint("price >= 0", name="ck_products_price_non_negative"),
         CheckConstraint("stock_quantity >= 0", name="ck_products_stock_non_negative"),
         CheckConstraint("low_stock_threshold >= 0", name="ck_products_threshold_non_negative"),
+        CheckConstraint("reserved >= 0", name="ck_products_reserved_non_negative"),
+        # Named to sort after ck_products_stock_non_negative: PostgreSQL tests CHECKs by name.
+        CheckConstraint("stock_quantity >= reserved", name="ck_products_stock_not_below_reserved"),
         Index("ix_products_price", "price", "id"),
         Index("ix_products_stock_quantity", "stock_quantity", "id"),
         Index("ix_products_created_at", "created_at", "id"),
         Index("ix_products_name", "name", "id"),
         Index(
             "ix_products_low_stock",
-            "stock_quantity",
+            text("(stock_quantity - reserved)"),
             "id",
-            postgresql_where=text("stock_quantity <= low_stock_threshold"),
+            postgresql_where=text("stock_quantity - reserved <= low_stock_threshold"),
         ),
         *(
             Index(
@@ -530,6 +617,7 @@ class Product(SQLModel, table=True):
     description: ProductDescriptionOrNull = Field(default=None, sa_type=varchar(ProductDescription))
     price: Money = Field(sa_type=Numeric(12, 2))
     stock_quantity: StockQuantity = 0
+    reserved: Reserved = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     low_stock_threshold: LowStockThreshold
     sku: SkuOrNull = Field(default=None, unique=True, sa_type=varchar(Sku))
     created_at: datetime | None = _now_column()
@@ -552,6 +640,11 @@ class Product(SQLModel, table=True):
         max_length=200,
         description="The EMBEDDING_MODEL that made `embedding`; another value means it is stale.",
     )
+
+    @property
+    def available(self) -> int:
+        """Units that can be sold, moved or reserved: in stock less reserved."""
+        return self.stock_quantity - self.reserved
 
 
 class ProductCreate(RequestModel):
@@ -586,6 +679,8 @@ class ProductRead(SQLModel):
     description: ProductDescriptionOrNull
     price: Money
     stock_quantity: StockQuantity
+    reserved: Reserved
+    available: Available
     low_stock_threshold: LowStockThreshold
     sku: SkuOrNull
     created_at: ServerTime
@@ -636,6 +731,12 @@ class StockMovement(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     )
     created_at: datetime | None = _now_column()
+    location_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("locations.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
+    )
 
 
 class StockAdjustment(RequestModel):
@@ -644,6 +745,7 @@ class StockAdjustment(RequestModel):
     delta: Delta
     reason: Reason
     reference: ReferenceOrNull = None
+    location_id: LocationRefOrNull = None
 
 
 class StockMovementRead(SQLModel):
@@ -659,6 +761,9 @@ class StockMovementRead(SQLModel):
         description="Who made the change (empty once that user is deleted)."
     )
     created_at: ServerTime
+    location_id: int | None = Describe(
+        description="Where the stock changed (empty once that location is deleted).", examples=[1]
+    )
 
 
 class StockMovementPage(Page[StockMovementRead]):
@@ -1100,3 +1205,317 @@ def compared_with_migrations(name: str | None, type_: str, parent_names: dict[st
     """Alembic's `include_name`: the job queue's tables (created from procrastinate's own SQL
     by migration 0007) have no model class here, so autogenerate leaves them out."""
     return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Locations, stock per location, transfers and reservations.
+
+
+class Location(SQLModel, table=True):
+    """A place that holds stock: a warehouse, a store, a back room. Exactly one is the default."""
+
+    __tablename__ = "locations"
+    __table_args__ = (
+        Index("ux_locations_name_lower", func.lower(text("name")), unique=True),
+        # At most one default; inventory/locations.py moves it under a lock, so never none.
+        Index(
+            "ux_locations_one_default",
+            "is_default",
+            unique=True,
+            postgresql_where=text("is_default"),
+        ),
+        CheckConstraint(f"code ~ '{LOCATION_CODE_PATTERN}'", name="ck_locations_code_format"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: LocationName
+    code: LocationCodeOrNull = Field(default=None, unique=True, sa_type=varchar(LocationCode))
+    description: LocationDescriptionOrNull = Field(
+        default=None, sa_type=varchar(LocationDescription)
+    )
+    is_default: IsDefault = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    created_at: datetime | None = _now_column()
+
+
+class LocationCreate(RequestModel):
+    """A new location."""
+
+    name: LocationName
+    code: LocationCodeOrNull = None
+    description: LocationDescriptionOrNull = None
+    is_default: IsDefault = False
+
+
+class LocationUpdate(RequestModel):
+    """A partial change: fields left out stay as they are."""
+
+    name: LocationName | MISSING = MISSING
+    code: LocationCodeOrNull | MISSING = MISSING
+    description: LocationDescriptionOrNull | MISSING = MISSING
+    is_default: IsDefault | MISSING = MISSING
+
+
+class LocationRead(SQLModel):
+    """A location."""
+
+    id: ServerId
+    name: LocationName
+    code: LocationCodeOrNull
+    description: LocationDescriptionOrNull
+    is_default: IsDefault
+    created_at: ServerTime
+
+
+class LocationPage(Page[LocationRead]):
+    """One page of locations."""
+
+
+class StockLevel(SQLModel, table=True):
+    """The stock of one product at one location. A trigger (migration 0011) adds every change of
+    `on_hand` and `reserved` to the product's `stock_quantity` and `reserved`, so the product
+    always holds the sums over its locations."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="ck_stock_levels_on_hand_non_negative"),
+        CheckConstraint("reserved >= 0", name="ck_stock_levels_reserved_non_negative"),
+        CheckConstraint("reserved <= on_hand", name="ck_stock_levels_reserved_within_on_hand"),
+        Index("ix_stock_levels_location_id", "location_id", "product_id"),
+    )
+
+    product_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    )
+    # No cascade: a location is deleted only once its levels are empty (inventory/locations.py).
+    location_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("locations.id"), primary_key=True)
+    )
+    on_hand: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+    reserved: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+
+
+class StockLevelRead(SQLModel):
+    """A product's stock at one location."""
+
+    location_id: int = Describe(examples=[2])
+    location_name: LocationName
+    on_hand: Count = Describe(description="Units physically there.", examples=[30])
+    reserved: Count = Describe(description="Units held there by active reservations.", examples=[4])
+    available: Count = Describe(
+        description="Units that can be sold, moved or reserved: on hand less reserved.",
+        examples=[26],
+    )
+
+
+class StockLevelPage(Page[StockLevelRead]):
+    """One page of a product's stock levels."""
+
+
+class StockTransfer(SQLModel, table=True):
+    """Units moved from one location to another; its two ledger rows are written with it."""
+
+    __tablename__ = "stock_transfers"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_stock_transfers_quantity_positive"),
+        CheckConstraint(
+            "from_location_id <> to_location_id", name="ck_stock_transfers_distinct_locations"
+        ),
+        Index("ix_stock_transfers_product_id", "product_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
+    )
+    from_location_id: int | None = Field(
+        sa_column=Column(Integer, ForeignKey("locations.id", ondelete="SET NULL"), nullable=True)
+    )
+    to_location_id: int | None = Field(
+        sa_column=Column(Integer, ForeignKey("locations.id", ondelete="SET NULL"), nullable=True)
+    )
+    quantity: int
+    reason: Reason
+    reference: ReferenceOrNull = Field(default=None, sa_type=varchar(Reference))
+    user_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    )
+    created_at: datetime | None = _now_column()
+
+
+class StockTransferCreate(RequestModel):
+    """Move units of a product from one location to another."""
+
+    product_id: ProductRef
+    from_location_id: LocationRef
+    to_location_id: LocationRef
+    quantity: Units
+    reason: Reason
+    reference: ReferenceOrNull = None
+
+
+class StockTransferRead(SQLModel):
+    """A transfer that happened; its two ledger rows carry its reason and reference."""
+
+    id: ServerId
+    product_id: int = Describe(examples=[42])
+    from_location_id: FormerLocation
+    to_location_id: FormerLocation
+    quantity: Units
+    reason: Reason
+    reference: ReferenceOrNull
+    user_id: int | None = Describe(description="Who moved it (empty once that user is deleted).")
+    created_at: ServerTime
+
+
+class StockTransferPage(Page[StockTransferRead]):
+    """One page of stock transfers."""
+
+
+class ReservationStatus(StrEnum):
+    """Where a reservation is in its life: it holds stock only while `active`."""
+
+    active = "active"
+    committed = "committed"
+    released = "released"
+    expired = "expired"
+
+
+class Reservation(SQLModel, table=True):
+    """Stock held for a cart or an order until it is committed, released or expires.
+
+    `status` is `active` in the row until a commit, a release or the expiry sweep changes it;
+    once `expires_at` has passed, an active row reads `expired` (inventory/reservations.py)."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('active', 'committed', 'released', 'expired')",
+            name="ck_reservations_status",
+        ),
+        CheckConstraint(
+            "(status = 'committed') = (committed_at IS NOT NULL)",
+            name="ck_reservations_committed_at",
+        ),
+        CheckConstraint(
+            "(status = 'released') = (released_at IS NOT NULL)",
+            name="ck_reservations_released_at",
+        ),
+        Index("ix_reservations_due", "expires_at", postgresql_where=text("status = 'active'")),
+        Index("ix_reservations_reference", "reference", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    status: ReservationStatus = Field(default=ReservationStatus.active, sa_type=String(16))
+    reference: ReferenceOrNull = Field(default=None, sa_type=varchar(Reference))
+    user_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    )
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    created_at: datetime | None = _now_column()
+    committed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    released_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ReservationLine(SQLModel, table=True):
+    """Units of one product held at one location by a reservation.
+
+    `holding` is true while the units count in the level's `reserved`; `expires_at` is the
+    reservation's, copied so that a product's due holds are found by one index."""
+
+    __tablename__ = "reservation_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_reservation_lines_quantity_positive"),
+        Index(
+            "ux_reservation_lines_item",
+            "reservation_id",
+            "product_id",
+            "location_id",
+            unique=True,
+        ),
+        Index("ix_reservation_lines_product_id", "product_id", "reservation_id"),
+        Index(
+            "ix_reservation_lines_holding",
+            "product_id",
+            "expires_at",
+            postgresql_where=text("holding"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigInteger)
+    reservation_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("reservations.id", ondelete="CASCADE"), nullable=False)
+    )
+    product_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
+    )
+    location_id: int | None = Field(
+        sa_column=Column(Integer, ForeignKey("locations.id", ondelete="SET NULL"), nullable=True)
+    )
+    quantity: int
+    holding: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class ReservationItem(RequestModel):
+    """Units of one product to hold at one location."""
+
+    product_id: ProductRef
+    quantity: Units
+    location_id: LocationRefOrNull = None
+
+
+class ReservationCreate(RequestModel):
+    """Hold stock for a cart or an order: every line, or none."""
+
+    items: list[ReservationItem] = Describe(
+        min_length=1,
+        max_length=100,
+        description="1–100 lines; each product at most once per location.",
+        examples=[
+            [{"product_id": 42, "quantity": 2}, {"product_id": 7, "quantity": 1, "location_id": 2}]
+        ],
+    )
+    ttl_seconds: TtlSeconds = 900
+    reference: ReferenceOrNull = None
+
+
+class ReservationLineRead(SQLModel):
+    """Units of a product a reservation holds (or held) at a location."""
+
+    product_id: int = Describe(examples=[42])
+    location_id: FormerLocation
+    quantity: Units
+
+
+class ReservationRead(SQLModel):
+    """A reservation. It holds stock only while `active`; past `expires_at` it reads
+    `expired` whether or not the sweep has marked it yet."""
+
+    id: ServerId
+    status: ReservationStatus = Describe(
+        description="`active`, `committed`, `released` or `expired`."
+    )
+    items: list[ReservationLineRead]
+    reference: ReferenceOrNull
+    user_id: int | None = Describe(description="Who made it (empty once that user is deleted).")
+    expires_at: datetime = Describe(
+        description="When it stops holding stock.", examples=["2026-11-30T09:45:00Z"]
+    )
+    created_at: ServerTime
+    committed_at: datetime | None = Describe(description="When it was committed.")
+    released_at: datetime | None = Describe(description="When it was released.")
+
+
+class ReservationPage(Page[ReservationRead]):
+    """One page of reservations."""
+
+
+class Shortage(SQLModel):
+    """A reservation line that could not be held."""
+
+    product_id: int = Describe(examples=[42])
+    location_id: int = Describe(examples=[1])
+    requested: int = Describe(examples=[3])
+    available: int = Describe(examples=[1])

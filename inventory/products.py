@@ -13,13 +13,7 @@ from inventory.config import get_settings
 from inventory.errors import Conflict, Invalid, NotFound, PreconditionFailed
 from inventory.events import changes, record_event
 from inventory.models import Category, Product, ProductCategory, ProductCreate
-from inventory.stock import (
-    INITIAL_STOCK_REASON,
-    ChangedProduct,
-    commit_change,
-    record_movement,
-    set_stock,
-)
+from inventory.stock import ChangedProduct, commit_change, open_stock, set_stock
 
 EMBEDDED_FIELDS = frozenset({"name", "description"})
 """The product's own fields its embedding is made of (with its category names)."""
@@ -76,27 +70,19 @@ def create_product(session: Session, fields: dict[str, Any], user_id: int) -> Ch
     category_ids = fields.pop("category_ids", None) or []
     if fields.get("low_stock_threshold") is None:
         fields["low_stock_threshold"] = get_settings().low_stock_threshold
+    # The stock arrives through the default location's level, whose trigger sums it here.
+    quantity = fields.pop("stock_quantity", 0)
     product = Product(**fields)
     names = product_search.category_names(session, sorted(set(category_ids)))
     product_search.embed_written_product(session, product, names)
     session.add(product)
     _flush(session, product)
     _set_categories(session, product.id, category_ids)
-    record_event(
-        session,
-        "product.created",
-        "product",
-        product.id,
-        _event_fields(product, category_ids),
-        user_id,
-    )
-    quantity = product.stock_quantity
-    record_movement(
-        session, product.id, quantity, quantity, reason=INITIAL_STOCK_REASON, user_id=user_id
-    )
-    opened = low_stock.sync_alert(
-        session, product.id, quantity, product.low_stock_threshold, user_id
-    )
+    # The product row holds 0 until its opening stock reaches it through the level.
+    created = _event_fields(product, category_ids) | {"stock_quantity": quantity}
+    record_event(session, "product.created", "product", product.id, created, user_id)
+    open_stock(session, product.id, quantity, user_id)
+    opened = low_stock.sync_alerts(session, [product.id], user_id)
     return commit_change(session, product.id, opened)
 
 
@@ -132,9 +118,6 @@ def update_product(
     new_quantity = fields.pop("stock_quantity", None)
     for name, value in fields.items():
         setattr(product, name, value)
-    if new_quantity is not None:
-        set_stock(session, product, new_quantity, user_id)
-    after = _event_fields(product, old_category_ids if category_ids is None else category_ids)
     if category_ids is not None or EMBEDDED_FIELDS & fields.keys():
         names = (
             [category.name for category in product.categories]
@@ -145,13 +128,16 @@ def update_product(
     product.version += 1
     product.updated_at = func.now()
     _flush(session, product)
+    if new_quantity is not None:
+        set_stock(session, product, new_quantity, user_id)
     if category_ids is not None:
         _set_categories(session, product_id, category_ids)
+    after = _event_fields(product, old_category_ids if category_ids is None else category_ids)
+    if new_quantity is not None:
+        after["stock_quantity"] = new_quantity  # set through the default location's level
     changed = {"changes": changes(before, after)}
     record_event(session, "product.updated", "product", product_id, changed, user_id)
-    opened = low_stock.sync_alert(
-        session, product_id, product.stock_quantity, product.low_stock_threshold, user_id
-    )
+    opened = low_stock.sync_alerts(session, [product_id], user_id)
     return commit_change(session, product_id, opened)
 
 

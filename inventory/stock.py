@@ -1,8 +1,11 @@
-"""The stock rules: atomic changes, the movement ledger, idempotent retries.
+"""The stock rules of a product: adjustments, the movement ledger, idempotent retries.
 
-- Every change of stock is one SQL statement (or happens under a row lock) and writes a
-  `stock_movements` row in the same transaction, so a product's ledger always sums to its stock.
-- Stock never goes below zero: the conditional UPDATE matches no row, and the caller gets 409.
+- Stock is kept per location (inventory/stock_levels.py); an adjustment changes one location's
+  on-hand (the default location when none is named) in one conditional statement, under the
+  product's lock, and writes a `stock_movements` row in the same transaction, so the ledger
+  always sums to the stock, per location and in all.
+- Stock never goes below zero, and reserved units are never taken: the conditional UPDATE
+  matches no row, and the caller gets 409 with what is `available`.
 - Every change ends in `commit_change`: the product is read back while its row is still locked
   (the answer is this change's result, not a later one's), committed, and a newly opened
   low-stock alert is logged.
@@ -10,24 +13,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, and_, cast, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlmodel import Session
 
-from inventory import low_stock
-from inventory.errors import Conflict, Invalid, NotFound
+from inventory import idempotency, low_stock, stock_levels
+from inventory.errors import NotFound
 from inventory.events import record_event
-from inventory.models import MAX_DB_INT, IdempotencyKey, Product, StockMovement, StockMovementPage
+from inventory.models import Product, StockMovement, StockMovementPage
 from inventory.pagination import PageParams, paginate
 from inventory.product_json import read_product
 
-IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
 INITIAL_STOCK_REASON = "initial stock"
 STOCK_EDIT_REASON = "stock set by product update"
 
@@ -49,6 +48,7 @@ def record_movement(
     *,
     reason: str,
     user_id: int | None,
+    location_id: int,
     reference: str | None = None,
 ) -> None:
     """Write one ledger row, with its `stock.adjusted` event; a change of zero is not a
@@ -57,6 +57,7 @@ def record_movement(
         return
     details = {
         "product_id": product_id,
+        "location_id": location_id,
         "delta": delta,
         "quantity_after": quantity_after,
         "reason": reason,
@@ -66,6 +67,7 @@ def record_movement(
     session.add(
         StockMovement(
             product_id=product_id,
+            location_id=location_id,
             delta=delta,
             quantity_after=quantity_after,
             reason=reason,
@@ -75,16 +77,13 @@ def record_movement(
     )
 
 
-def commit_change(session: Session, product_id: int, alert_opened: bool) -> ChangedProduct:
-    """Read the changed product back under its row lock, commit, and log an opened alert."""
-    return _commit(session, product_id, read_product(session, product_id), alert_opened)
-
-
-def _commit(session: Session, product_id: int, product: Row, alert_opened: bool) -> ChangedProduct:
-    opened = low_stock.alert_details(session, product_id) if alert_opened else None
+def commit_change(
+    session: Session, product_id: int, opened: list[low_stock.AlertChange]
+) -> ChangedProduct:
+    """Read the changed product back under its row lock, commit, and log opened alerts."""
+    product = read_product(session, product_id)
     session.commit()
-    if opened is not None:
-        low_stock.log_opened(product_id, opened)
+    low_stock.log_opened(opened)
     return ChangedProduct(id=product_id, json=product.json, version=product.version)
 
 
@@ -95,50 +94,32 @@ def _apply_delta(
     reason: str,
     reference: str | None,
     user_id: int,
-) -> bool:
-    """Change the stock by `delta` in one conditional UPDATE; True when an alert opened."""
-    new_quantity = cast(Product.stock_quantity, BigInteger) + delta
-    changed = session.execute(
-        update(Product)
-        .where(Product.id == product_id, and_(new_quantity >= 0, new_quantity <= MAX_DB_INT))
-        .values(
-            stock_quantity=Product.stock_quantity + delta,
-            version=Product.version + 1,
-            updated_at=func.now(),
-        )
-        .returning(Product.stock_quantity, Product.low_stock_threshold)
-    ).first()
-    if changed is None:
-        _refuse_delta(session, product_id, delta)
-    quantity, threshold = changed
+    location_id: int | None = None,
+) -> list[low_stock.AlertChange]:
+    """Change the stock at the location by `delta` under the product's lock; the alerts
+    opened."""
+    stock_levels.lock_product(session, product_id)
+    location_id = stock_levels.change_on_hand(session, product_id, location_id, delta)
+    quantity = stock_levels.product_stock(session, [product_id])[product_id]
     record_movement(
-        session, product_id, delta, quantity, reason=reason, reference=reference, user_id=user_id
+        session,
+        product_id,
+        delta,
+        quantity,
+        reason=reason,
+        reference=reference,
+        user_id=user_id,
+        location_id=location_id,
     )
-    return low_stock.sync_alert(session, product_id, quantity, threshold, user_id)
-
-
-def _refuse_delta(session: Session, product_id: int, delta: int) -> None:
-    available = session.scalar(select(Product.stock_quantity).where(Product.id == product_id))
-    session.rollback()
-    if available is None:
-        raise NotFound("product", product_id)
-    if delta < 0:
-        raise Conflict(
-            f"not enough stock: {available} available, {-delta} requested", available=available
-        )
-    raise Conflict(f"stock would exceed the maximum of {MAX_DB_INT}", available=available)
+    return low_stock.sync_alerts(session, [product_id], user_id)
 
 
 def adjust_stock(
-    session: Session,
-    product_id: int,
-    delta: int,
-    reason: str,
-    reference: str | None,
-    user_id: int,
+    session: Session, product_id: int, adjustment: dict[str, Any], user_id: int
 ) -> ChangedProduct:
-    """Add or take stock atomically, record the movement, update the alert, commit."""
-    opened = _apply_delta(session, product_id, delta, reason, reference, user_id)
+    """Add or take stock atomically (`adjustment`: delta, reason, reference, location_id),
+    record the movement, update the alert, commit."""
+    opened = _apply_delta(session, product_id, user_id=user_id, **adjustment)
     return commit_change(session, product_id, opened)
 
 
@@ -157,70 +138,62 @@ def adjust_stock_once(
     user_id: int,
     idempotency_key: str,
 ) -> IdempotentResult:
-    """Apply an adjustment at most once per (user, key) within 24 hours.
+    """Apply an adjustment at most once per (user, key) within 24 hours (inventory/idempotency.py).
 
-    The key row is inserted first: a concurrent retry with the same key waits on it and then
-    returns the stored result. A failed adjustment stores nothing, so it may be retried.
-    """
-    fingerprint = hashlib.sha256(
-        json.dumps([product_id, adjustment], sort_keys=True).encode()
-    ).hexdigest()
-    session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.user_id == user_id,
-            IdempotencyKey.created_at < func.now() - IDEMPOTENCY_KEY_LIFETIME,
-        )
-    )
-    while not _claim_key(session, user_id, idempotency_key, fingerprint):
-        stored = session.get(IdempotencyKey, (user_id, idempotency_key), populate_existing=True)
-        if stored is not None:  # else the first request failed and released the key: claim it
-            session.rollback()
-            return _replay(stored, fingerprint)
+    A failed adjustment stores nothing, so it may be retried."""
+    # Without a location the fingerprint is what wave 1 stored, so its keys still replay.
+    request = {name: value for name, value in adjustment.items() if name != "location_id"}
+    if adjustment.get("location_id") is not None:
+        request["location_id"] = adjustment["location_id"]
+    fingerprint = idempotency.fingerprint(product_id, request)
+    stored = idempotency.claim(session, user_id, idempotency_key, fingerprint)
+    if stored is not None:
+        body = json.loads(stored.body_json)
+        product = ChangedProduct(id=body["id"], json=stored.body_json, version=body["version"])
+        return IdempotentResult(product, replayed=True)
     opened = _apply_delta(session, product_id, user_id=user_id, **adjustment)
     product = read_product(session, product_id)
-    session.execute(
-        update(IdempotencyKey)
-        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == idempotency_key)
-        .values(status_code=200, response_body=product.json)
+    idempotency.remember(session, user_id, idempotency_key, 200, product.json)
+    session.commit()
+    low_stock.log_opened(opened)
+    return IdempotentResult(
+        ChangedProduct(id=product_id, json=product.json, version=product.version), replayed=False
     )
-    return IdempotentResult(_commit(session, product_id, product, opened), replayed=False)
-
-
-def _claim_key(session: Session, user_id: int, key: str, fingerprint: str) -> bool:
-    """Insert the key row; False when it exists (waiting first for a concurrent holder)."""
-    claimed = session.execute(
-        insert(IdempotencyKey)
-        .values(
-            user_id=user_id,
-            key=key,
-            request_fingerprint=fingerprint,
-            status_code=0,
-            response_body="",
-        )
-        .on_conflict_do_nothing()
-        .returning(IdempotencyKey.key)
-    ).first()
-    return claimed is not None
-
-
-def _replay(stored: IdempotencyKey, fingerprint: str) -> IdempotentResult:
-    """The stored answer to the first request with this key (Invalid for another request)."""
-    if stored.request_fingerprint != fingerprint:
-        raise Invalid(
-            "this Idempotency-Key was used for a different request",
-            loc=("header", "idempotency-key"),
-        )
-    body = json.loads(stored.response_body)
-    product = ChangedProduct(id=body["id"], json=stored.response_body, version=body["version"])
-    return IdempotentResult(product, replayed=True)
 
 
 def set_stock(session: Session, product: Product, new_quantity: int, user_id: int) -> None:
-    """Set the stock of a product this transaction has locked; the ledger gets the difference."""
+    """Set the stock of a product this transaction has locked: the default location's on-hand
+    changes by the difference (409 if it cannot: not that many units there, or reserved), and
+    the ledger gets it."""
     delta = new_quantity - product.stock_quantity
-    product.stock_quantity = new_quantity
+    if delta == 0:
+        return
+    stock_levels.lock_product(session, product.id)  # releases due holds before the check
+    location_id = stock_levels.change_on_hand(session, product.id, None, delta)
     record_movement(
-        session, product.id, delta, new_quantity, reason=STOCK_EDIT_REASON, user_id=user_id
+        session,
+        product.id,
+        delta,
+        new_quantity,
+        reason=STOCK_EDIT_REASON,
+        user_id=user_id,
+        location_id=location_id,
+    )
+
+
+def open_stock(session: Session, product_id: int, quantity: int, user_id: int) -> None:
+    """Put a new product's opening stock at the default location, as its first ledger row."""
+    if quantity == 0:
+        return
+    location_id = stock_levels.change_on_hand(session, product_id, None, quantity)
+    record_movement(
+        session,
+        product_id,
+        quantity,
+        quantity,
+        reason=INITIAL_STOCK_REASON,
+        user_id=user_id,
+        location_id=location_id,
     )
 
 

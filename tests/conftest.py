@@ -76,9 +76,11 @@ logging.getLogger().addHandler(SESSION_LOG)
 
 TABLES = (
     "stock_movements, low_stock_alerts, idempotency_keys, product_categories, "
+    "reservation_lines, reservations, stock_transfers, stock_levels, locations, "
     "products, categories, login_failures, api_keys, refresh_tokens, users, "
     "webhook_deliveries, webhooks, events, procrastinate_jobs, procrastinate_workers"
 )
+MAIN_LOCATION = "INSERT INTO locations (name, is_default) VALUES ('Main', true)"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -94,6 +96,7 @@ def clean_tables(migrated_database: str) -> None:
     """Every test starts from empty tables, so order never matters."""
     with get_engine().begin() as connection:
         connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        connection.execute(text(MAIN_LOCATION))
 
 
 @pytest.fixture(scope="session")

@@ -55,6 +55,7 @@ def test_creating_a_product_records_its_creation_and_opening_stock(
     assert (stocked.type, stocked.entity_id) == ("stock.adjusted", product_id)
     assert stocked.data == {
         "product_id": product_id,
+        "location_id": 1,  # the default location
         "delta": 20,
         "quantity_after": 20,
         "reason": "initial stock",

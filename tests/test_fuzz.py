@@ -29,7 +29,7 @@ from sqlmodel import Session
 from inventory.main import app
 from inventory.models import Role, User
 from inventory.users import create_user
-from tests.conftest import PASSWORD, TABLES, auth_headers
+from tests.conftest import MAIN_LOCATION, PASSWORD, TABLES, auth_headers
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 SEQUENCES = int(os.environ.get("FUZZ_SEQUENCES", "15"))
@@ -72,6 +72,7 @@ class Caller:
         needs the same answers to the same calls."""
         with self.engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+            connection.execute(text(MAIN_LOCATION))
         with Session(self.engine, expire_on_commit=False) as session:
             self.user = create_user(session, f"fuzz-{self.role.value}", PASSWORD, self.role)
             seed = auth_headers(create_user(session, "fuzz-seed", PASSWORD, Role.admin))

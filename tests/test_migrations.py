@@ -37,6 +37,11 @@ APP_TABLES = {
     "events",
     "webhooks",
     "webhook_deliveries",
+    "locations",
+    "stock_levels",
+    "stock_transfers",
+    "reservations",
+    "reservation_lines",
 }
 JOB_QUEUE_TABLES = {
     "procrastinate_jobs",
@@ -140,3 +145,143 @@ def test_downgrade_base_removes_every_table_and_upgrade_head_works_again(
 
     assert _tables(scratch_engine) == APP_TABLES | JOB_QUEUE_TABLES | {"alembic_version"}
     assert _head_revision(scratch_engine) == _head(alembic_config)
+
+
+# Migration 0011 on a database holding wave-1 data: every unit and every ledger row lands in the
+# default location "Main", nothing is lost, and the downgrade gives the stock back as it was.
+
+WAVE_ONE_STOCK = {"Hose": [40, -5, 12], "Rake": [0], "Spade": [7, -7], "Shears": [3, 2, -1]}
+
+
+def _insert_wave_one_data(engine: Engine) -> None:
+    """Products and ledgers written with the wave-1 schema (revision 0005)."""
+    with engine.begin() as connection:
+        user_id = connection.execute(
+            text(
+                "INSERT INTO users (username, password_hash, role) "
+                "VALUES ('alice', 'x', 'manager') RETURNING id"
+            )
+        ).scalar_one()
+        for name, deltas in WAVE_ONE_STOCK.items():
+            product_id = connection.execute(
+                text(
+                    "INSERT INTO products (name, price, stock_quantity, low_stock_threshold) "
+                    "VALUES (:name, 1, :stock, 2) RETURNING id"
+                ),
+                {"name": name, "stock": sum(deltas)},
+            ).scalar_one()
+            after = 0
+            for delta in deltas:
+                after += delta
+                if delta:
+                    connection.execute(
+                        text(
+                            "INSERT INTO stock_movements "
+                            "(product_id, delta, quantity_after, reason, user_id) "
+                            "VALUES (:product_id, :delta, :after, 'wave 1', :user_id)"
+                        ),
+                        {
+                            "product_id": product_id,
+                            "delta": delta,
+                            "after": after,
+                            "user_id": user_id,
+                        },
+                    )
+
+
+def _stock_and_ledger(engine: Engine) -> dict[str, tuple[int, int]]:
+    """Each product's stock and the sum of its ledger, by name."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT name, stock_quantity, "
+                "(SELECT COALESCE(sum(delta), 0) FROM stock_movements m WHERE m.product_id = p.id) "
+                "FROM products p"
+            )
+        )
+        return {name: (stock, ledger) for name, stock, ledger in rows}
+
+
+def _scalar(engine: Engine, sql: str) -> object:
+    with engine.connect() as connection:
+        return connection.execute(text(sql)).scalar_one()
+
+
+def test_upgrading_wave_one_data_keeps_every_products_stock_and_ledger_sum(
+    alembic_config, scratch_engine
+):
+    command.upgrade(alembic_config, "0005")
+    _insert_wave_one_data(scratch_engine)
+    before = _stock_and_ledger(scratch_engine)
+
+    command.upgrade(alembic_config, "head")
+
+    assert _stock_and_ledger(scratch_engine) == before
+    assert before == {name: (sum(d), sum(d)) for name, d in WAVE_ONE_STOCK.items()}
+
+
+def test_upgrading_moves_all_stock_and_ledger_rows_into_the_default_location_main(
+    alembic_config, scratch_engine
+):
+    command.upgrade(alembic_config, "0005")
+    _insert_wave_one_data(scratch_engine)
+
+    command.upgrade(alembic_config, "head")
+
+    assert _scalar(scratch_engine, "SELECT name FROM locations WHERE is_default") == "Main"
+    assert _scalar(scratch_engine, "SELECT count(*) FROM locations") == 1
+    # Per location, each product's ledger sums to its on-hand stock there.
+    mismatches = _scalar(
+        scratch_engine,
+        "SELECT count(*) FROM stock_levels l WHERE on_hand <> (SELECT COALESCE(sum(delta), 0) "
+        "FROM stock_movements m WHERE m.product_id = l.product_id "
+        "AND m.location_id = l.location_id)",
+    )
+    assert mismatches == 0
+    assert _scalar(scratch_engine, "SELECT count(*) FROM stock_levels") == len(WAVE_ONE_STOCK)
+    assert (
+        _scalar(scratch_engine, "SELECT count(*) FROM stock_movements WHERE location_id IS NULL")
+        == 0
+    )
+    assert _scalar(scratch_engine, "SELECT sum(reserved) FROM products") == 0
+
+
+def test_after_the_upgrade_a_level_change_reaches_the_products_total(
+    alembic_config, scratch_engine
+):
+    command.upgrade(alembic_config, "0005")
+    _insert_wave_one_data(scratch_engine)
+    command.upgrade(alembic_config, "head")
+
+    with scratch_engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE stock_levels SET on_hand = on_hand + 5, reserved = 2 "
+                "WHERE product_id = (SELECT id FROM products WHERE name = 'Hose')"
+            )
+        )
+
+    with scratch_engine.connect() as connection:
+        stock, reserved = connection.execute(
+            text("SELECT stock_quantity, reserved FROM products WHERE name = 'Hose'")
+        ).one()
+    assert (stock, reserved) == (sum(WAVE_ONE_STOCK["Hose"]) + 5, 2)
+
+
+def test_downgrading_to_wave_one_keeps_every_products_stock_and_ledger_sum(
+    alembic_config, scratch_engine
+):
+    command.upgrade(alembic_config, "0005")
+    _insert_wave_one_data(scratch_engine)
+    before = _stock_and_ledger(scratch_engine)
+    command.upgrade(alembic_config, "head")
+
+    command.downgrade(alembic_config, "0005")
+
+    assert _stock_and_ledger(scratch_engine) == before
+    tables = _scalar(
+        scratch_engine,
+        "SELECT count(*) FROM information_schema.tables WHERE table_name IN "
+        "('locations', 'stock_levels', 'reservations', 'reservation_lines', 'stock_transfers')",
+    )
+    assert tables == 0

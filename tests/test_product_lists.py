@@ -426,4 +426,4 @@ def test_every_filter_and_sort_has_an_index(db):
     for column in ("name", "price", "stock_quantity", "created_at"):
         assert f"btree ({column}, id)" in joined, column
     assert "btree (category_id)" in joined
-    assert "WHERE (stock_quantity <= low_stock_threshold)" in joined
+    assert "WHERE ((stock_quantity - reserved) <= low_stock_threshold)" in joined

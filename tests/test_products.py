@@ -16,6 +16,8 @@ PRODUCT_FIELDS = {
     "description",
     "price",
     "stock_quantity",
+    "reserved",
+    "available",
     "low_stock_threshold",
     "sku",
     "categories",
@@ -72,6 +74,7 @@ def test_a_created_product_has_exactly_the_documented_fields(client, manager, ca
     assert body["description"] == "Steel"
     assert body["price"] == "12.50"
     assert body["stock_quantity"] == 30
+    assert (body["reserved"], body["available"]) == (0, 30)
     assert body["low_stock_threshold"] == 4
     assert body["sku"] == "RAKE-1"
     assert body["categories"] == [{"id": category["id"], "name": "Garden"}]

@@ -59,6 +59,19 @@ RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): ADMIN,
     ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"): ADMIN,
     ("POST", "/api/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): ADMIN,
+    ("GET", "/api/v1/locations"): ANYONE,
+    ("POST", "/api/v1/locations"): WRITERS,
+    ("GET", "/api/v1/locations/{location_id}"): ANYONE,
+    ("PATCH", "/api/v1/locations/{location_id}"): WRITERS,
+    ("DELETE", "/api/v1/locations/{location_id}"): ADMIN,
+    ("GET", "/api/v1/products/{product_id}/stock-levels"): ANYONE,
+    ("GET", "/api/v1/stock-transfers"): ANYONE,
+    ("POST", "/api/v1/stock-transfers"): WRITERS,
+    ("GET", "/api/v1/reservations"): ANYONE,
+    ("POST", "/api/v1/reservations"): WRITERS,
+    ("GET", "/api/v1/reservations/{reservation_id}"): ANYONE,
+    ("POST", "/api/v1/reservations/{reservation_id}/commit"): WRITERS,
+    ("POST", "/api/v1/reservations/{reservation_id}/release"): WRITERS,
 }
 """(method, path) → the roles that may call it; OPEN needs no token."""
 
@@ -73,6 +86,16 @@ BODIES: dict[tuple[str, str], dict] = {
     ("PATCH", "/api/v1/categories/{category_id}"): {"description": "Outside"},
     ("POST", "/api/v1/webhooks"): {"url": "https://93.184.216.34/hook", "event_types": ["*"]},
     ("PATCH", "/api/v1/webhooks/{webhook_id}"): {"description": "Reorder tool"},
+    ("POST", "/api/v1/locations"): {"name": "Leeds"},
+    ("PATCH", "/api/v1/locations/{location_id}"): {"description": "North"},
+    ("POST", "/api/v1/stock-transfers"): {
+        "product_id": 1,
+        "from_location_id": 1,
+        "to_location_id": 2,
+        "quantity": 1,
+        "reason": "rebalance",
+    },
+    ("POST", "/api/v1/reservations"): {"items": [{"product_id": 1, "quantity": 1}]},
 }
 """A valid body for each write, so an allowed call gets past validation into the route."""
 
@@ -93,9 +116,10 @@ def route_id(route: tuple[str, str]) -> str:
 
 
 @pytest.fixture
-def url_for(product, category, make_user, admin_user, db):
-    """Fills a route's path with real ids: the fixture product and category, a target user,
-    an API key, a webhook and one of its delivery attempts."""
+def url_for(client, admin, product, category, make_user, admin_user, db):
+    """Fills a route's path with real ids: the fixture product (id 1) and category, a target
+    user, an API key, a webhook and one of its delivery attempts, a second location (id 2)
+    and a reservation of the product."""
     target = make_user(Role.viewer, "target")
     key, _ = create_key(db, "storefront", Role.viewer, admin_user)
     webhook = Webhook(url="https://93.184.216.34/hook", event_types=["*"], secret=new_secret())
@@ -105,6 +129,10 @@ def url_for(product, category, make_user, admin_user, db):
     delivery = WebhookDelivery(webhook_id=webhook.id, event_id=event_id, attempt=1)
     db.add(delivery)
     db.commit()
+    location = client.post("/api/v1/locations", json={"name": "Spare"}, headers=admin).json()
+    reservation = client.post(
+        "/api/v1/reservations", json=BODIES[("POST", "/api/v1/reservations")], headers=admin
+    ).json()
     ids = {
         "product_id": product["id"],
         "category_id": category["id"],
@@ -112,6 +140,8 @@ def url_for(product, category, make_user, admin_user, db):
         "key_id": key.id,
         "webhook_id": webhook.id,
         "delivery_id": delivery.id,
+        "location_id": location["id"],
+        "reservation_id": reservation["id"],
     }
     return lambda path: path.format(**ids)
 

@@ -268,6 +268,7 @@ def test_the_ledger_lists_movements_newest_first(client, manager, product):
         "reference",
         "user_id",
         "created_at",
+        "location_id",
     }
 
 

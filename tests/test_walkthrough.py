@@ -1,4 +1,5 @@
-"""The walkthrough in docs/walkthrough.md works when pasted (issue 16 point 1).
+"""The walkthroughs in docs/walkthrough.md and docs/reservations.md work when pasted (issue 16
+point 1).
 
 Its `sh` blocks run in order in one bash, in a folder where `make run` would have left
 `.dev-admin-password`, against a real server; where an output block (`text` or `json`) follows a
@@ -16,7 +17,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.live
 
-WALKTHROUGH = ROOT / "docs" / "walkthrough.md"
+WALKTHROUGHS = [ROOT / "docs" / "walkthrough.md", ROOT / "docs" / "reservations.md"]
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
 MARK = "@@ end of block @@"
 
@@ -39,10 +40,13 @@ def as_pattern(expected: str) -> re.Pattern[str]:
     return re.compile(".*?".join(parts), re.S)
 
 
-def test_every_command_of_the_walkthrough_prints_what_it_shows(live_server, tmp_path, make_user):
+@pytest.mark.parametrize("walkthrough", WALKTHROUGHS, ids=lambda path: path.name)
+def test_every_command_of_the_walkthrough_prints_what_it_shows(
+    live_server, tmp_path, make_user, walkthrough
+):
     make_user(Role.admin, "admin", password="walkthrough-admin-pw")
     (tmp_path / ".dev-admin-password").write_text("walkthrough-admin-pw\n")
-    text = WALKTHROUGH.read_text().replace("http://127.0.0.1:8000", live_server)
+    text = walkthrough.read_text().replace("http://127.0.0.1:8000", live_server)
     steps = blocks(text)
     script = "".join(f"{body}\necho '{MARK}'\n" for body, _ in steps)
 

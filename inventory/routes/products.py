@@ -10,6 +10,7 @@ from inventory import product_queries, products, stock
 from inventory.auth import AdminDep, CurrentUser, ManagerDep
 from inventory.db import SessionDep
 from inventory.errors import ErrorBody, PreconditionFailed, error_doc, invalid_doc
+from inventory.idempotency import IdempotencyKeyHeader
 from inventory.models import (
     Product,
     ProductCreate,
@@ -25,7 +26,6 @@ from inventory.routing import ApiRouter, IdPath
 
 router = ApiRouter("/products", tag="products")
 
-IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,200}$"
 ETAG_VERSION_PATTERN = re.compile(r"[0-9]{1,10}")
 NO_PRODUCT = error_doc(404, "No such product.", "product 42 not found")
 SKU_TAKEN = error_doc(409, "The sku is taken by another product.", "sku 'HOSE-25' already exists")
@@ -38,7 +38,9 @@ UNKNOWN_CATEGORY = invalid_doc(
 class StockConflictBody(ErrorBody):
     """A refused adjustment: why, and how many units there are."""
 
-    available: int = Field(description="The stock right now.", examples=[2])
+    available: int = Field(
+        description="The units available at the location right now.", examples=[2]
+    )
 
 
 def parse_if_match(if_match: str | None) -> int | None:
@@ -137,8 +139,10 @@ def update_product(
         Header(description="The product's ETag; if it changed meanwhile, 412 and nothing changes."),
     ] = None,
 ) -> Response:
-    """Change only the fields sent. A new `stock_quantity` is recorded in the ledger as the
-    difference; `category_ids` replaces the product's categories."""
+    """Change only the fields sent. A new `stock_quantity` changes the default location's
+    on-hand by the difference, recorded in the ledger (409 if the default location cannot
+    give that many units: it lacks them, or they are reserved); `category_ids` replaces the
+    product's categories."""
     product = products.update_product(
         session, product_id, body.model_dump(), user.id, expected_version=parse_if_match(if_match)
     )
@@ -159,7 +163,8 @@ def delete_product(product_id: IdPath, session: SessionDep, user: AdminDep) -> R
     responses=NO_PRODUCT
     | error_doc(
         409,
-        "The stock would fall below zero; nothing changed.",
+        "Fewer units are available at the location (reserved units are never taken); "
+        "nothing changed.",
         "not enough stock: 2 available, 5 requested",
         StockConflictBody,
         available=2,
@@ -174,22 +179,14 @@ def adjust_stock(
     body: StockAdjustment,
     session: SessionDep,
     user: ManagerDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            pattern=IDEMPOTENCY_KEY_PATTERN,
-            description="Any unique string per change; a retry with the same key returns the "
-            "first result instead of applying the change again (kept 24 hours, per user).",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    """Add (positive `delta`) or take (negative) units in one atomic step. The result can
-    never go below zero (409 with the available quantity). The change is recorded in the ledger
-    and may open or resolve a low-stock alert."""
+    """Add (positive `delta`) or take (negative) units at one location (`location_id`; the
+    default location when left out) in one atomic step. Units reserved there are never taken:
+    what remains available can never go below zero (409 with the `available` quantity). The
+    change is recorded in the ledger and may open or resolve a low-stock alert."""
     if idempotency_key is None:
-        product = stock.adjust_stock(
-            session, product_id, body.delta, body.reason, body.reference, user.id
-        )
+        product = stock.adjust_stock(session, product_id, body.model_dump(), user.id)
         return product_response(product.json, product.version)
     result = stock.adjust_stock_once(
         session, product_id, body.model_dump(), user.id, idempotency_key
