@@ -1,11 +1,11 @@
-"""The README's walkthroughs work when pasted (issue 16: every README sample works).
+"""The README's walkthrough works when pasted (issue 16: every README sample works).
 
-Each section named in SECTIONS is run on its own, on an empty database: its `sh` blocks run in
-order in one bash, in a folder where `make run` would have left `.dev-admin-password`, against a
-real server started with the settings the section's `make run` line gives; where an output block
-(`text` or `json`) follows a `sh` block, what that block printed must match it, `...` standing
-for anything (ids, times, tokens). The block that starts the server (`make run`) is the one not
-run: the test started it.
+The `sh` blocks of the sections named in SECTIONS run in order in one bash, as a reader pastes
+them one section after the other, on an empty database, in a folder where `make run` would have
+left `.dev-admin-password`, against a real server started with the settings the README's
+`make run` line gives. Where an output block (`text` or `json`) follows a `sh` block, what that
+block printed must match it, `...` standing for anything (ids, times, tokens). The block that
+starts the server (`make run`) is the one not run: the test started it.
 """
 
 import re
@@ -69,13 +69,14 @@ def readme_server(migrated_database: str, tmp_path_factory) -> Iterator[LiveServ
     stop_server(server)
 
 
-@pytest.mark.parametrize("heading", SECTIONS)
 def test_every_command_of_the_readme_walkthrough_prints_what_it_shows(
-    readme_server, tmp_path, make_user, heading
+    readme_server, tmp_path, make_user
 ):
     make_user(Role.admin, "admin", password="walkthrough-admin-pw")
     (tmp_path / ".dev-admin-password").write_text("walkthrough-admin-pw\n")
-    text = section(README.read_text(), heading).replace("http://127.0.0.1:8000", readme_server)
+    markdown = README.read_text()
+    text = "".join(section(markdown, heading) for heading in SECTIONS)
+    text = text.replace("http://127.0.0.1:8000", readme_server)
     steps = blocks(text)
     script = "".join(f"{body}\necho '{MARK}'\n" for body, _ in steps)
 
