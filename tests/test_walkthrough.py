@@ -21,7 +21,7 @@ from tests.conftest import ROOT, LiveServer, start_server, stop_server
 pytestmark = pytest.mark.live
 
 README = ROOT / "README.md"
-SECTIONS = ["Using the API"]
+SECTIONS = ["Using the API", "Warehouses and reservations"]
 BLOCK = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
 START = re.compile(r"^((?:[A-Z_]+=\S+ )*)make run\b", re.M)
 MARK = "@@ end of block @@"
