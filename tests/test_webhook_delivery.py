@@ -266,10 +266,10 @@ def test_an_api_change_reaches_the_receiver_and_can_be_sent_again_by_hand(
     assert [(item["attempt"], item["status_code"]) for item in log] == [(2, 200), (1, 200)]
 
 
-def test_the_receiver_example_in_the_docs_verifies_a_real_delivery(
+def test_the_receiver_example_in_the_readme_verifies_a_real_delivery(
     engine, tmp_path, private_targets
 ):
-    doc = (ROOT / "docs" / "webhooks.md").read_text()
+    doc = (ROOT / "README.md").read_text()
     example = doc.split("### Verifying the signature")[1].split("```python\n")[1].split("```")[0]
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
