@@ -279,9 +279,36 @@ def test_a_lagging_replica_is_skipped_and_reported(api, cluster, manager, viewer
     assert ready.json()["replica_lag_seconds"] > REPLICA_MAX_LAG_SECONDS
 
 
-# Reservations across hosts (issue 14): once POST /reservations lands, prove here that a
-# reservation made through one instance holds stock for requests served by the other, and that
-# an Idempotency-Key retry of it replays on the other instance.
+def test_reservations_hold_stock_across_instances(api, cluster, manager):
+    product = _create_product(api, manager, stock_quantity=4)
+    cart = {"items": [{"product_id": product["id"], "quantity": 1}]}
+    answers = [api.post("/api/v1/reservations", json=cart, headers=manager) for _ in range(6)]
+    assert {answer.headers["X-Served-By"] for answer in answers} == {"i1", "i2"}
+    assert [answer.status_code for answer in answers] == [201] * 4 + [409] * 2
+    assert answers[-1].json()["shortages"][0]["available"] == 0
+    with cluster.primary.connect() as connection:
+        on_hand, reserved = connection.execute(
+            "SELECT stock_quantity, reserved FROM products WHERE id = %s", (product["id"],)
+        ).fetchone()
+    assert (on_hand, reserved) == (4, 4)
+
+
+def test_a_reservation_key_replays_on_the_other_instance(api, cluster, manager):
+    product = _create_product(api, manager, stock_quantity=5)
+    cart = {"items": [{"product_id": product["id"], "quantity": 2}]}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = api.post("/api/v1/reservations", json=cart, headers=manager | key)
+    retries = [api.post("/api/v1/reservations", json=cart, headers=manager | key) for _ in range(3)]
+    assert first.status_code == 201, first.text
+    assert {r.headers["X-Served-By"] for r in retries} - {first.headers["X-Served-By"]}
+    assert {r.json()["id"] for r in retries} == {first.json()["id"]}
+    with cluster.primary.connect() as connection:
+        reservations, reserved = connection.execute(
+            "SELECT (SELECT count(*) FROM reservation_lines WHERE product_id = p.id), p.reserved"
+            " FROM products p WHERE p.id = %s",
+            (product["id"],),
+        ).fetchone()
+    assert (reservations, reserved) == (1, 2)
 
 
 def test_killing_the_replica_mid_load_gives_no_server_error(api, cluster, manager, viewer):
