@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -263,3 +264,27 @@ def live_server(migrated_database: str, tmp_path_factory) -> Iterator[LiveServer
     server = start_server(log_path, "--workers", "2", DB_POOL_SIZE="20", DB_MAX_OVERFLOW="10")
     yield server
     stop_server(server)
+
+
+PARALLEL = 40
+"""How many requests the concurrency tests send at once."""
+
+
+@pytest.fixture
+def http(live_server: str) -> Iterator[httpx.Client]:
+    """A client of the live server for many threads, with a connection per thread."""
+    limits = httpx.Limits(max_connections=PARALLEL, max_keepalive_connections=PARALLEL)
+    with httpx.Client(base_url=live_server, timeout=30, limits=limits) as client:
+        yield client
+
+
+@pytest.fixture
+def staff(make_user) -> dict[str, str]:
+    """Headers of a manager for the live server (same database, same secret)."""
+    return auth_headers(make_user(Role.manager, "warehouse"))
+
+
+def in_parallel(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
+    """Run all calls at once, up to PARALLEL at a time; the responses in call order."""
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        return list(pool.map(lambda call: call(), calls))

@@ -2,14 +2,12 @@
 no lost update, never below zero, one winner per version, one change per key, one alert."""
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from inventory.models import Role
-from tests.conftest import auth_headers
+from tests.conftest import in_parallel
 from tests.factories import (
     active_alerts,
     alerts,
@@ -23,22 +21,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.live
-
-PARALLEL = 32
-
-
-@pytest.fixture
-def http(live_server: str) -> Iterator[httpx.Client]:
-    """One client for many threads, with a connection per thread."""
-    limits = httpx.Limits(max_connections=PARALLEL, max_keepalive_connections=PARALLEL)
-    with httpx.Client(base_url=live_server, timeout=20, limits=limits) as client:
-        yield client
-
-
-@pytest.fixture
-def staff(make_user) -> dict[str, str]:
-    """Headers of a manager for the live server (same database, same secret)."""
-    return auth_headers(make_user(Role.manager, "warehouse"))
 
 
 @pytest.fixture
@@ -55,12 +37,6 @@ def make_product(http: httpx.Client, staff: dict[str, str]) -> Callable[..., dic
         )
 
     return make
-
-
-def in_parallel(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
-    """Run all calls at once, up to PARALLEL at a time; the responses in call order."""
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        return list(pool.map(lambda call: call(), calls))
 
 
 def adjust_call(http, headers, product_id: int, delta: int) -> Callable[[], httpx.Response]:

@@ -5,8 +5,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,34 +13,11 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from inventory.models import Role
 from inventory.reservations import expire_due_reservations
-from tests.conftest import auth_headers
+from tests.conftest import in_parallel
 from tests.stock_setup import MAIN, ledger_by_location, on_hand_by_location, put_stock, totals
 
 pytestmark = pytest.mark.live
-
-PARALLEL = 40
-
-
-@pytest.fixture
-def http(live_server: str) -> Iterator[httpx.Client]:
-    """One client for many threads, with a connection per thread."""
-    limits = httpx.Limits(max_connections=PARALLEL, max_keepalive_connections=PARALLEL)
-    with httpx.Client(base_url=live_server, timeout=30, limits=limits) as client:
-        yield client
-
-
-@pytest.fixture
-def staff(make_user) -> dict[str, str]:
-    """Headers of a manager for the live server (same database, same secret)."""
-    return auth_headers(make_user(Role.manager, "warehouse"))
-
-
-def in_parallel(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
-    """Run all calls at once, up to PARALLEL at a time; the responses in call order."""
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        return list(pool.map(lambda call: call(), calls))
 
 
 def new_product(http: httpx.Client, headers: dict[str, str], name: str) -> int:
