@@ -5,7 +5,9 @@ With `DATABASE_REPLICA_URL` set, a GET's queries go to the streaming replica unl
   (checked at most once a second in each process), or
 - the caller wrote something the replica has not replayed yet (their read fence, below).
 Then, and whenever a query on the replica fails, the GET reads from the primary instead: a
-replica never turns a read into an error. Writes, and every read inside a write, use the primary.
+replica never turns a read into an error. A GET the replica answers with 404 is run again on the
+primary (`inventory.routing`), so "not found" is never just "not replicated yet". Writes,
+and every read inside a write, use the primary.
 
 Read-your-writes across hosts: after a request's transaction commits, the primary's WAL
 position is stored as the caller's fence (`read_fences`, on the primary, so every host sees it);
@@ -287,6 +289,19 @@ class RoutedReadSession(Session):
             self.rollback()
             self._target = self._router.replica_failed(error)
             return run(*args, **kwargs)
+
+    def read_again_on_primary(self) -> bool:
+        """Send this session's next queries to the primary; False if they went there anyway.
+
+        For a read the replica answered with "not found": someone else may have written the
+        row a moment ago (a webhook's receiver fetching the product the event names), and a
+        404 must come from the primary, never from a replica that has not caught up yet.
+        """
+        if self._target is None or not self._target.is_replica:
+            return False
+        self.expunge_all()
+        self._target = self._router._on_primary("not_found_on_replica")
+        return True
 
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         return self._with_fallback(super().execute, *args, **kwargs)

@@ -18,8 +18,9 @@ from pydantic import BeforeValidator
 from sqlmodel import Session
 
 from inventory.auth import RoleRequirement
-from inventory.errors import PROTECTED, error_doc
+from inventory.errors import PROTECTED, NotFound, error_doc
 from inventory.models import MAX_DB_INT
+from inventory.replica import RoutedReadSession
 
 API_PREFIX = "/api/v1"
 PLAIN_DIGITS = re.compile(r"[0-9]{1,10}")
@@ -57,18 +58,37 @@ class ExactJSONRequest(Request):
 
 
 def _closing_sessions(function: Callable[..., Any]) -> Callable[..., Any]:
-    """`function`, closing the sessions it was given when it returns (or raises)."""
+    """`function`, closing the sessions it was given when it returns (or raises).
+
+    A read that found nothing on the replica runs once more on the primary (see
+    `RoutedReadSession.read_again_on_primary`).
+    """
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
+        sessions = [value for value in kwargs.values() if isinstance(value, Session)]
         try:
-            return function(*args, **kwargs)
+            try:
+                return function(*args, **kwargs)
+            except NotFound:
+                if not _read_again_on_primary(sessions):
+                    raise
+                return function(*args, **kwargs)
         finally:
-            for value in kwargs.values():
-                if isinstance(value, Session):
-                    value.close()
+            for session in sessions:
+                session.close()
 
     return run
+
+
+def _read_again_on_primary(sessions: list[Session]) -> bool:
+    """Move the replica reads among `sessions` to the primary; whether there were any."""
+    moved = [
+        session.read_again_on_primary()
+        for session in sessions
+        if isinstance(session, RoutedReadSession)
+    ]
+    return any(moved)
 
 
 def _role_requirement(dependant: Dependant) -> RoleRequirement | None:

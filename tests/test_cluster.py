@@ -246,20 +246,68 @@ def test_writes_never_reach_the_replica(api, cluster, manager):
     assert cluster.statements_on(cluster.replica, APP_TABLES) == before
 
 
+def _metrics(cluster: Cluster) -> str:
+    return "\n".join(httpx.get(f"{instance}/metrics").text for instance in cluster.instances)
+
+
+def _reads_counted(cluster: Cluster, target: str, reason: str) -> float:
+    """Reads served by `target` for `reason`, summed over both instances."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in _metrics(cluster).splitlines()
+        if line.startswith("inventory_db_reads_total{")
+        and f'target="{target}"' in line
+        and f'reason="{reason}"' in line
+    )
+
+
+def _wait_until_replica_caught_up(cluster: Cluster, timeout: float = 10) -> None:
+    with cluster.primary.connect() as primary:
+        (position,) = primary.execute("SELECT pg_current_wal_lsn()").fetchone()
+    deadline = time.monotonic() + timeout
+    with cluster.replica.connect() as replica:
+        while time.monotonic() < deadline:
+            query = "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn"
+            if replica.execute(query, (position,)).fetchone()[0]:
+                return
+            time.sleep(0.05)
+    raise AssertionError("the replica never caught up with the primary")
+
+
 def test_the_metrics_count_reads_per_database_and_show_the_replica_lag(api, cluster, viewer):
+    _wait_until_replica_caught_up(cluster)  # past the viewer's fence (logging in writes)
+    before = _reads_counted(cluster, "replica", "replica_ok")
     for _ in range(4):
         assert api.get("/api/v1/products", headers=viewer).status_code == 200
-    text = "\n".join(httpx.get(f"{instance}/metrics").text for instance in cluster.instances)
-    replica_reads = [
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("inventory_db_reads_total{")
-        and 'target="replica"' in line
-        and 'reason="replica_ok"' in line
-    ]
-    assert sum(replica_reads) >= 4
+    assert _reads_counted(cluster, "replica", "replica_ok") >= before + 4
+    text = _metrics(cluster)
     assert "inventory_replica_lag_seconds " in text
     assert "inventory_replica_up 1.0" in text
+
+
+def test_what_the_replica_has_not_replayed_yet_is_found_on_the_primary(
+    api, cluster, manager, viewer
+):
+    """A product someone else created a moment ago (a webhook receiver fetching the product an
+    event names) is found at once: a 404 from the replica is checked on the primary."""
+    _wait_until_replica_caught_up(cluster)  # the viewer's own login is no reason to skip it
+    before = _reads_counted(cluster, "primary", "not_found_on_replica")
+    with cluster.replica.connect() as replica:
+        replica.execute("SELECT pg_wal_replay_pause()")
+        try:
+            product = _create_product(api, manager)
+            paths = [f"/api/v1/products/{product['id']}"] * 2 + [
+                f"/api/v1/products/{product['id']}/stock-movements"
+            ] * 2
+            reads = [api.get(path, headers=viewer) for path in paths]
+        finally:
+            replica.execute("SELECT pg_wal_replay_resume()")
+    assert [read.status_code for read in reads] == [200] * 4
+    assert reads[0].json()["name"] == product["name"]
+    assert reads[2].json()["items"][0]["reason"] == "initial stock"
+    assert _reads_counted(cluster, "primary", "not_found_on_replica") >= before + 1
+    missing = api.get("/api/v1/products/2000000000", headers=viewer)
+    assert missing.status_code == 404
 
 
 def test_a_lagging_replica_is_skipped_and_reported(api, cluster, manager, viewer):
