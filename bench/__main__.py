@@ -208,7 +208,8 @@ class Bench:
             work_dir=WORK_DIR,
             allow_wipe=self.args.wipe or not os.environ.get("DATABASE_URL"),
         )
-        say(f"  seeded in {time.perf_counter() - started:.1f} s")
+        result.timings["seed_seconds"] = round(time.perf_counter() - started, 1)
+        say(f"  seeded in {result.timings['seed_seconds']} s")
         return result
 
     def pool_description(self) -> str:
@@ -555,7 +556,11 @@ class Bench:
                 peak = max(server.memory.peak_by_pid.values(), default=0)
             finally:
                 server.stop()
-            sizes[str(size)] = {"rows": rows, "peak_worker_rss_mb": round(peak / MB, 1)}
+            sizes[str(size)] = {
+                "rows": rows,
+                "peak_worker_rss_mb": round(peak / MB, 1),
+                "seeding": self.seeded.timings,
+            }
         smallest, largest = sizes[min(sizes, key=int)], sizes[max(sizes, key=int)]
         ratios = {}
         for name in RATIO_SCENARIOS:

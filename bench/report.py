@@ -236,6 +236,30 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     return checks
 
 
+def _seeding_section(sizes: dict[str, Any]) -> list[str]:
+    """How long each size took to seed, to embed, and to index by vector, and the index's size."""
+    rows = [
+        [
+            f"{int(size_text):,}",
+            _seconds(size["seeding"].get("seed_seconds")),
+            _seconds(size["seeding"].get("embedding_seconds")),
+            _seconds(size["seeding"].get("hnsw_build_seconds")),
+            f"{size['seeding']['hnsw_mib']:,.0f}" if "hnsw_mib" in size["seeding"] else "-",
+        ]
+        for size_text, size in sizes.items()
+        if "seeding" in size
+    ]
+    if not rows:
+        return []
+    header = ["products", "seeding in all", "embedding", "HNSW build", "HNSW MiB"]
+    title = "Seeding at each size (one transaction, indexes built after the load):"
+    return [title, "", *_table(header, rows), ""]
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f} s"
+
+
 def _instances_section(check: dict[str, Any] | None) -> list[str]:
     """One instance against several, each time behind HAProxy (`--instances N`)."""
     if not check:
@@ -380,6 +404,7 @@ def markdown(results: dict[str, Any]) -> str:
                 + f" (measured {scale['date']}).",
                 "",
             ]
+        lines += _seeding_section(scale["sizes"])
     lines += _instances_section(results.get("instances_check"))
     checks = targets(results)
     if checks:

@@ -81,6 +81,8 @@ class SeedResult:
     categories: int
     passwords: dict[str, str]
     search_terms: Path
+    timings: dict[str, float]
+    """Seconds spent embedding the products and building the HNSW index, and its size in MiB."""
 
 
 def plain_url(url: str) -> str:
@@ -240,11 +242,9 @@ FROM products p ORDER BY p.id
 HNSW_INDEX = "ix_products_embedding_hnsw"
 
 
-def _log_index(
-    conn: psycopg.Connection, name: str, seconds: float, log: Callable[[str], None]
-) -> None:
+def _index_mib(conn: psycopg.Connection, name: str) -> float:
     size = conn.execute("SELECT pg_relation_size(%s::regclass)", (name,)).fetchone()[0]
-    log(f"  {name}: built in {seconds:.1f} s, {size / 1024 / 1024:.0f} MiB")
+    return size / 1024 / 1024
 
 
 def _level_chunks(products: int, stock: array) -> Iterator[tuple[str, int]]:
@@ -387,15 +387,23 @@ def seed(
                 products,
                 _movement_chunks(products, epoch, stock, user_ids["admin"]),
             )
+            started = time.perf_counter()
             _embed_products(conn, products)
+            timings = {"embedding_seconds": round(time.perf_counter() - started, 1)}
             bar = Bar(f"{len(rebuild)} indexes", len(rebuild))
             for name, definition in rebuild:
                 started = time.perf_counter()
                 conn.execute(definition)
                 if name.endswith(HNSW_INDEX):
-                    _log_index(conn, name, time.perf_counter() - started, log)
+                    timings["hnsw_build_seconds"] = round(time.perf_counter() - started, 1)
+                    timings["hnsw_mib"] = round(_index_mib(conn, name), 1)
                 bar.advance(1)
             bar.finish()
+            if "hnsw_mib" in timings:
+                log(
+                    f"  {HNSW_INDEX}: built in {timings['hnsw_build_seconds']} s, "
+                    f"{timings['hnsw_mib']:.0f} MiB"
+                )
             for table, value in (
                 ("products", products),
                 ("stock_movements", products),
@@ -417,4 +425,4 @@ def seed(
     terms.write_text(
         "".join(f"{series_word(series)}\t{series_category(series)}\n" for series in picked)
     )
-    return SeedResult(products, CATEGORIES, passwords, terms)
+    return SeedResult(products, CATEGORIES, passwords, terms, timings)
