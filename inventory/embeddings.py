@@ -83,20 +83,32 @@ class WordLlamaEmbedder(Embedder):
         self.model = f"wordllama:{config}_{dim}"
         self._dim = dim
         from wordllama import WordLlama
+        from wordllama.config import WordLlamaModels
+        from wordllama.inference import WordLlamaInference
 
-        # The wheel keeps its tokenizers in `tokenizers/`, but WordLlama.load looks for them in
+        uri = getattr(WordLlamaModels, config, None)
+        if uri is None or dim not in uri.available_dims:
+            raise EmbeddingError(f"cannot load {self.model}: wordllama has no such model")
+        # The wheel keeps its tokenizers in `tokenizers/`, but WordLlama looks for them in
         # `tokenizer/` and then tries to download: pointed at its own folder as the cache,
         # it finds both files and never touches the network.
         package_dir = Path(__import__("wordllama").__file__).parent
         try:
-            self._model = WordLlama.load(
-                config, dim=dim, cache_dir=package_dir, disable_download=True
+            weights, tokenizer = (
+                WordLlama.resolve_file(
+                    config, uri, dim, False, kind, package_dir, disable_download=True
+                )
+                for kind in ("weights", "tokenizer")
             )
-        except (FileNotFoundError, ValueError, AttributeError) as error:
+            self._model = WordLlamaInference(
+                np.zeros((1, dim), dtype=np.float32), WordLlama.load_tokenizer(tokenizer)
+            )
+        except (FileNotFoundError, ValueError) as error:
             raise EmbeddingError(f"cannot load {self.model}: {error}") from error
-        weights = package_dir / "weights" / WordLlama.get_filename(config, dim)
-        if weights.exists():
-            self._model.embedding = _mapped_table(weights, "embedding.weight")
+        # Built around a one-row stand-in, then given the wheel's table mapped: WordLlama.load
+        # would read the 16 MB float16 table and keep a 32 MB float32 copy (48 MB at its peak,
+        # in every API worker) that the mapped table makes unnecessary.
+        self._model.embedding = _mapped_table(weights, "embedding.weight")
 
     @property
     def dimension(self) -> int:

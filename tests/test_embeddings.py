@@ -2,6 +2,7 @@
 OpenAI-compatible one speaks to a real HTTP server on 127.0.0.1."""
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -80,6 +81,24 @@ def test_a_product_text_joins_name_description_and_category_names():
 )
 def test_a_malformed_or_incomplete_embedding_model_setting_is_refused_by_name(spec):
     with pytest.raises(SettingsError, match="EMBEDDING_"):
+        load_embedder(spec)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["wordllama:no_such_config_256", "wordllama:l2_supercat_300", "wordllama:l2_supercat_512"],
+)
+def test_a_wordllama_model_that_is_not_in_the_wheel_is_a_clear_error_without_a_download(
+    spec, monkeypatch
+):
+    """No such config, no such size, or a size the wheel does not ship (it has only 256)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the embedder tried the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    with pytest.raises(EmbeddingError, match=spec.replace("wordllama:", "")):
         load_embedder(spec)
 
 
