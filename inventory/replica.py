@@ -231,6 +231,11 @@ class ReadRouter:
         self.monitor.mark_down(error)
         return self._on_primary("replica_failed")
 
+    def replica_found_nothing(self) -> Target:
+        """The replica answered "not found", which it may only because it is behind: the
+        primary, to be sure."""
+        return self._on_primary("not_found_on_replica")
+
     def read_session(self, caller_fence: Callable[[], int | None]) -> RoutedReadSession:
         """A session for a GET; `caller_fence` tells the caller's fence once they are known."""
         return RoutedReadSession(self, caller_fence)
@@ -300,7 +305,7 @@ class RoutedReadSession(Session):
         if self._target is None or not self._target.is_replica:
             return False
         self.expunge_all()
-        self._target = self._router._on_primary("not_found_on_replica")
+        self._target = self._router.replica_found_nothing()
         return True
 
     def execute(self, *args: Any, **kwargs: Any) -> Any:

@@ -113,6 +113,7 @@ class ApiRoute(APIRoute):
       every thread waits for a connection and every connection for a thread, until the pool
       times out. Whatever the response needs must be loaded by then (it is: relationships are
       loaded eagerly and commits do not expire).
+    - A sync GET that a replica answered with 404 runs once more on the primary.
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
