@@ -11,6 +11,7 @@ from inventory import product_search
 from inventory.config import get_settings
 from inventory.embeddings import get_embedder, product_text
 from inventory.models import ProductRead
+from inventory.product_queries import text_match
 from inventory.reindex import reindex
 from tests.test_embeddings import embeddings_api  # noqa: F401 (a fixture)
 
@@ -251,6 +252,33 @@ def test_hybrid_search_puts_an_exact_text_match_first(client, viewer, catalogue)
     page = search(client, viewer, "stapler", "hybrid", limit=3)
 
     assert names(page)[0] == "Desk stapler"
+
+
+def test_hybrid_ranks_only_the_first_matches_of_a_common_word_but_substring_matches_first(
+    client, viewer, manager, db, monkeypatch
+):
+    """Past TEXT_RANKING_MAX_MATCHES matches the text side ranks only that many, and the
+    products holding q itself are always among them: here "boxes" is in one product's name,
+    while its stem, box, is in 30 products stored before it."""
+    db.execute(
+        text(
+            "INSERT INTO products (name, description, price, stock_quantity, low_stock_threshold)"
+            " SELECT 'Storage box ' || n, 'A sturdy box for the shelf', 5.00, 10, 1"
+            " FROM generate_series(1, 30) AS n"
+        )
+    )
+    db.commit()
+    body = {"name": "Shoe boxes", "price": "4.00", "stock_quantity": 5}
+    shoe_boxes = client.post(PRODUCTS, json=body, headers=manager).json()
+    monkeypatch.setattr(product_search, "TEXT_RANKING_MAX_MATCHES", 5)
+
+    ranked = product_search.text_ranked_ids(db, [], "boxes", text_match("boxes"), depth=3)
+    page = search(client, viewer, "boxes", "hybrid", limit=5)
+
+    assert len(ranked) == 3
+    assert ranked[0] == shoe_boxes["id"]
+    assert page["total"] == 31
+    assert len(page["items"]) == 5
 
 
 def test_similar_products_exclude_the_product_itself(client, viewer, catalogue):
