@@ -2,6 +2,7 @@
 
 import gc
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -25,6 +26,12 @@ def test_an_unsafe_request_id_is_replaced_by_a_new_one(client, bad_id):
     response = client.get("/health", headers={"X-Request-ID": bad_id})
     assert response.headers["X-Request-ID"] != bad_id
     assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_made_up_request_ids_are_32_hex_digits_and_never_repeat(client):
+    ids = [client.get("/health").headers["X-Request-ID"] for _ in range(200)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in ids)
+    assert len(set(ids)) == 200
 
 
 def test_error_responses_carry_the_request_id_too(client, viewer):
