@@ -42,6 +42,18 @@ def test_serve_runs_two_workers_that_both_answer(live_server, viewer):
     assert len(serving_pids) == 2
 
 
+def test_the_workers_run_with_two_malloc_arenas(live_server, viewer):
+    """glibc reads MALLOC_ARENA_MAX as a process starts: `serve` sets it for its workers."""
+    for _ in range(20):
+        assert httpx.get(f"{live_server}/api/v1/auth/me", headers=viewer).status_code == 200
+    log = live_server.log.read_text()
+    worker_pids = set(re.findall(r"pid=(\d+) inventory.requests ", log))
+    assert worker_pids
+    for pid in worker_pids:
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert b"MALLOC_ARENA_MAX=2" in environment
+
+
 def test_sigterm_lets_a_request_in_flight_finish(tmp_path, engine, admin_user, product):
     server = start_server(tmp_path / "server.log", "--workers", "1", GRACEFUL_TIMEOUT="20")
     headers = auth_headers(admin_user)
