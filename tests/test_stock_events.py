@@ -113,12 +113,12 @@ def test_a_reservations_life_is_in_its_events(client, manager, db):
     assert committed.data == {"items": [line], "reference": "cart-1"}
 
 
-def test_the_sweep_records_each_expired_reservation_by_the_system(client, manager, db):
-    product = make_product(client, manager)
-    put_stock(db, product["id"], MAIN, 5)
+def _past_due_reservation(client, manager, db: Session, product_id: int) -> dict:
+    """A reservation of 2 units of the product, made through the API, whose hold ended a
+    second ago (no sweep has run)."""
     made = client.post(
         "/api/v1/reservations",
-        json={"items": [{"product_id": product["id"], "quantity": 2}]},
+        json={"items": [{"product_id": product_id, "quantity": 2}]},
         headers=manager,
     ).json()
     past = {"id": made["id"], "at": datetime.now(UTC) - timedelta(seconds=1)}
@@ -127,6 +127,13 @@ def test_the_sweep_records_each_expired_reservation_by_the_system(client, manage
         text("UPDATE reservation_lines SET expires_at = :at WHERE reservation_id = :id"), past
     )
     db.commit()
+    return made
+
+
+def test_the_sweep_records_each_expired_reservation_by_the_system(client, manager, db):
+    product = make_product(client, manager)
+    put_stock(db, product["id"], MAIN, 5)
+    made = _past_due_reservation(client, manager, db, product["id"])
 
     assert expire_due_reservations(db) == 1
 
@@ -149,17 +156,7 @@ def test_a_reservation_that_takes_available_to_the_threshold_records_low_stock_o
 
 def test_the_worker_sweeps_expired_reservations_as_a_periodic_task(client, manager, db):
     product = make_product(client, manager, stock_quantity=5)
-    made = client.post(
-        "/api/v1/reservations",
-        json={"items": [{"product_id": product["id"], "quantity": 2}]},
-        headers=manager,
-    ).json()
-    past = {"id": made["id"], "at": datetime.now(UTC) - timedelta(seconds=1)}
-    db.execute(text("UPDATE reservations SET expires_at = :at WHERE id = :id"), past)
-    db.execute(
-        text("UPDATE reservation_lines SET expires_at = :at WHERE reservation_id = :id"), past
-    )
-    db.commit()
+    made = _past_due_reservation(client, manager, db, product["id"])
 
     periodic = {task_id for _, task_id in jobs.app.periodic_registry.periodic_tasks}
     assert "expire_reservations" in periodic
